@@ -1,0 +1,17 @@
+# The two commands of the README: `make run` (the whole product) and `make test` (the suite).
+PY := .venv/bin/python
+
+.PHONY: run test bench bootstrap
+
+bootstrap:
+	scripts/bootstrap.sh
+
+run: bootstrap
+	$(PY) manage.py run_local
+
+test:
+	WITH_BROWSER=1 scripts/bootstrap.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: bootstrap
+	$(PY) -m bench $(BENCH_ARGS)

@@ -1,0 +1,127 @@
+"""Shapes of the API's bodies. Validation of rules lives in services; these check only types."""
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from ..choices import JobState, ReplicaStatus
+from ..models import Region, Registry, Replica, ReplicationJob, Sku
+from ..selectors import registry_monthly_cost, replica_latest_job
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    paired_region = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    deployed = serializers.SerializerMethodField()
+    available = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Region
+        fields = ["name", "display_name", "geography", "latitude", "longitude", "paired_region", "enabled",
+                  "endpoint", "deployed", "available"]
+
+    def get_deployed(self, region) -> bool:
+        return bool(region.enabled and region.endpoint)
+
+    def get_available(self, region) -> bool:
+        return self.context.get("availability", {}).get(region.pk, False)
+
+
+class SkuSerializer(serializers.ModelSerializer):
+    price_per_month_usd = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Sku
+        fields = ["name", "included_storage_gib", "max_webhooks", "read_ops_per_minute", "write_ops_per_minute",
+                  "price_per_day_usd", "price_per_month_usd", "geo_replication"]
+
+    def get_price_per_month_usd(self, sku) -> str:
+        from ..pricing import monthly_cost
+
+        return str(monthly_cost(sku.price_per_day_usd, 1))
+
+
+class RegistryCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    sku = serializers.CharField(max_length=40)
+    home_region = serializers.CharField(max_length=80)
+
+
+class RegistrySkuSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=40)
+
+
+class RegistrySerializer(serializers.ModelSerializer):
+    sku = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    home_region = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    replica_count = serializers.SerializerMethodField()
+    monthly_cost_usd = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Registry
+        fields = ["name", "sku", "home_region", "replica_count", "monthly_cost_usd", "created_at", "updated_at",
+                  "url"]
+
+    def get_replica_count(self, registry) -> int:
+        count = getattr(registry, "region_count", None)
+        return count if count is not None else registry.replicas.count()
+
+    def get_monthly_cost_usd(self, registry) -> str:
+        return registry_monthly_cost(registry)
+
+    def get_url(self, registry) -> str:
+        return reverse("api:registry-detail", kwargs={"name": registry.name}, request=self.context.get("request"))
+
+
+class JobSerializer(serializers.ModelSerializer):
+    registry = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    region = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    state = serializers.ChoiceField(choices=JobState.choices, read_only=True)
+    percent_done = serializers.IntegerField(read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReplicationJob
+        fields = ["id", "url", "registry", "region", "kind", "state", "celery_task_id", "attempts",
+                  "manifests_total", "manifests_done", "blobs_total", "blobs_done", "bytes_total", "bytes_done",
+                  "percent_done", "error", "created_at", "started_at", "finished_at"]
+
+    def get_url(self, job) -> str:
+        return reverse("api:job-detail", kwargs={"pk": job.pk}, request=self.context.get("request"))
+
+
+class ReplicaCreateSerializer(serializers.Serializer):
+    region = serializers.CharField(max_length=80)
+
+
+class ReplicaUpdateSerializer(serializers.Serializer):
+    region_endpoint_enabled = serializers.BooleanField()
+
+
+class ReplicaSerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    status = serializers.ChoiceField(choices=ReplicaStatus.choices, read_only=True)
+    is_home = serializers.BooleanField(read_only=True)
+    latest_job = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Replica
+        fields = ["region", "status", "status_message", "status_changed_at", "is_home", "region_endpoint_enabled",
+                  "zone_redundancy", "last_synced_at", "created_at", "updated_at", "latest_job", "url"]
+
+    def get_latest_job(self, replica) -> dict | None:
+        job = replica_latest_job(replica)
+        return JobSerializer(job, context=self.context).data if job else None
+
+    def get_url(self, replica) -> str:
+        return reverse("api:replica-detail", kwargs={"name": replica.registry.name, "region": replica.region.name},
+                       request=self.context.get("request"))
+
+
+class DataEndpointSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    endpoint = serializers.URLField()
+
+
+class EndpointsSerializer(serializers.Serializer):
+    login_server = serializers.CharField()
+    data_endpoints = DataEndpointSerializer(many=True)

@@ -1,0 +1,19 @@
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("regions/", views.RegionListView.as_view(), name="region-list"),
+    path("regions/<str:name>/", views.RegionDetailView.as_view(), name="region-detail"),
+    path("skus/", views.SkuListView.as_view(), name="sku-list"),
+    path("registries/", views.RegistryListView.as_view(), name="registry-list"),
+    path("registries/<str:name>/", views.RegistryDetailView.as_view(), name="registry-detail"),
+    path("registries/<str:name>/replicas/", views.ReplicaListView.as_view(), name="replica-list"),
+    path("registries/<str:name>/replicas/<str:region>/", views.ReplicaDetailView.as_view(), name="replica-detail"),
+    path("registries/<str:name>/endpoints/", views.RegistryEndpointsView.as_view(), name="registry-endpoints"),
+    path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job-detail"),
+]

@@ -1,0 +1,143 @@
+"""Thin API views: parse, call a service or selector, serialize."""
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors, services
+from ..models import Region, ReplicationJob, Sku
+from ..services.regions import region_availability
+from .serializers import (
+    EndpointsSerializer,
+    JobSerializer,
+    RegionSerializer,
+    RegistryCreateSerializer,
+    RegistrySerializer,
+    RegistrySkuSerializer,
+    ReplicaCreateSerializer,
+    ReplicaSerializer,
+    ReplicaUpdateSerializer,
+    SkuSerializer,
+)
+
+
+class RegionListView(generics.ListAPIView):
+    serializer_class = RegionSerializer
+    queryset = Region.objects.select_related("paired_region")
+    pagination_class = None
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["availability"] = region_availability(Region.objects.exclude(endpoint=""))
+        return context
+
+
+class RegionDetailView(generics.RetrieveAPIView):
+    serializer_class = RegionSerializer
+    queryset = Region.objects.select_related("paired_region")
+    lookup_field = "name"
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["availability"] = region_availability(Region.objects.filter(name=self.kwargs["name"]))
+        return context
+
+
+class SkuListView(generics.ListAPIView):
+    serializer_class = SkuSerializer
+    queryset = Sku.objects.all()
+    pagination_class = None
+
+
+class RegistryListView(APIView):
+    @extend_schema(responses=RegistrySerializer(many=True))
+    def get(self, request):
+        registries = selectors.registry_list(user=request.user)
+        return Response(RegistrySerializer(registries, many=True, context={"request": request}).data)
+
+    @extend_schema(request=RegistryCreateSerializer, responses={201: RegistrySerializer})
+    def post(self, request):
+        body = RegistryCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        registry = services.registry_create(owner=request.user, **body.validated_data)
+        return Response(RegistrySerializer(registry, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class RegistryDetailView(APIView):
+    @extend_schema(responses=RegistrySerializer)
+    def get(self, request, name):
+        registry = services.registry_get(name=name)
+        return Response(RegistrySerializer(registry, context={"request": request}).data)
+
+    @extend_schema(request=RegistrySkuSerializer, responses=RegistrySerializer)
+    def patch(self, request, name):
+        registry = services.registry_get(name=name)
+        body = RegistrySkuSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        registry = services.registry_change_sku(registry=registry, sku=body.validated_data["sku"])
+        return Response(RegistrySerializer(registry, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, name):
+        services.registry_delete(registry=services.registry_get(name=name))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReplicaListView(APIView):
+    @extend_schema(responses=ReplicaSerializer(many=True))
+    def get(self, request, name):
+        registry = services.registry_get(name=name)
+        replicas = selectors.replica_list(registry=registry)
+        return Response(ReplicaSerializer(replicas, many=True, context={"request": request}).data)
+
+    @extend_schema(request=ReplicaCreateSerializer,
+                   responses={202: OpenApiResponse(ReplicaSerializer, description="Replica recorded; sync queued.")})
+    def post(self, request, name):
+        registry = services.registry_get(name=name)
+        body = ReplicaCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        replica, job = services.replica_create(registry=registry, region=body.validated_data["region"])
+        data = ReplicaSerializer(replica, context={"request": request}).data
+        job_url = data["latest_job"]["url"] if data["latest_job"] else None
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": job_url} if job_url else None)
+
+
+class ReplicaDetailView(APIView):
+    @extend_schema(responses=ReplicaSerializer)
+    def get(self, request, name, region):
+        replica = services.replica_get(registry=services.registry_get(name=name), region=region)
+        return Response(ReplicaSerializer(replica, context={"request": request}).data)
+
+    @extend_schema(request=ReplicaUpdateSerializer, responses=ReplicaSerializer)
+    def patch(self, request, name, region):
+        replica = services.replica_get(registry=services.registry_get(name=name), region=region)
+        body = ReplicaUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        replica = services.replica_set_endpoint_enabled(
+            replica=replica, enabled=body.validated_data["region_endpoint_enabled"]
+        )
+        return Response(ReplicaSerializer(replica, context={"request": request}).data)
+
+    @extend_schema(responses={202: ReplicaSerializer})
+    def delete(self, request, name, region):
+        replica = services.replica_get(registry=services.registry_get(name=name), region=region)
+        services.replica_delete(replica=replica)
+        return Response(ReplicaSerializer(replica, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class RegistryEndpointsView(APIView):
+    @extend_schema(responses=EndpointsSerializer)
+    def get(self, request, name):
+        registry = services.registry_get(name=name)
+        return Response(selectors.registry_endpoints(registry=registry))
+
+
+class JobDetailView(generics.RetrieveAPIView):
+    serializer_class = JobSerializer
+    queryset = ReplicationJob.objects.select_related("registry", "region")
+
+    def get_object(self):
+        return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])

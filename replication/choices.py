@@ -1,0 +1,96 @@
+"""Every enumeration of the product, with its colour and allowed transitions.
+
+The map, the badges in tables and the API all read colours and names from here.
+"""
+from django.db import models
+
+
+class RegionState(models.TextChoices):
+    """How a region looks on a registry's map."""
+
+    REPLICA = "replica", "Replica"
+    AVAILABLE = "available", "Available"
+    UNAVAILABLE = "unavailable", "Unavailable"
+
+    @property
+    def colour(self) -> str:
+        return REGION_STATE_COLOURS[self]
+
+
+REGION_STATE_COLOURS = {
+    RegionState.REPLICA: "#1f6feb",  # blue
+    RegionState.AVAILABLE: "#2da44e",  # green
+    RegionState.UNAVAILABLE: "#8c959f",  # gray
+}
+
+
+class ReplicaStatus(models.TextChoices):
+    CREATING = "creating", "Creating"
+    SYNCING = "syncing", "Syncing"
+    READY = "ready", "Ready"
+    DEGRADED = "degraded", "Degraded"
+    FAILED = "failed", "Failed"
+    DELETING = "deleting", "Deleting"
+
+    @property
+    def colour(self) -> str:
+        return REPLICA_STATUS_COLOURS[self]
+
+
+REPLICA_STATUS_COLOURS = {
+    ReplicaStatus.CREATING: "#bf8700",  # amber
+    ReplicaStatus.SYNCING: "#0969da",  # blue
+    ReplicaStatus.READY: "#1a7f37",  # green
+    ReplicaStatus.DEGRADED: "#d4a72c",  # yellow
+    ReplicaStatus.FAILED: "#cf222e",  # red
+    ReplicaStatus.DELETING: "#6e7781",  # gray
+}
+
+
+class JobKind(models.TextChoices):
+    INITIAL = "initial", "Initial sync"
+    EVENT = "event", "Event copy"
+    RECONCILE = "reconcile", "Reconcile"
+    IMPORT = "import", "Import"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+    @property
+    def colour(self) -> str:
+        return JOB_STATE_COLOURS[self]
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_JOB_STATES
+
+
+JOB_STATE_COLOURS = {
+    JobState.QUEUED: "#bf8700",
+    JobState.RUNNING: "#0969da",
+    JobState.SUCCEEDED: "#1a7f37",
+    JobState.FAILED: "#cf222e",
+    JobState.CANCELED: "#6e7781",
+}
+
+FINAL_JOB_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED})
+
+# A running job goes back to queued when its task is retried with backoff or its worker died.
+JOB_TRANSITIONS = {
+    JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELED, JobState.FAILED}),
+    JobState.RUNNING: frozenset({JobState.QUEUED, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED}),
+    JobState.SUCCEEDED: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.CANCELED: frozenset(),
+}
+
+
+class SkuTier(models.TextChoices):
+    BASIC = "Basic", "Basic"
+    STANDARD = "Standard", "Standard"
+    PREMIUM = "Premium", "Premium"

@@ -1,0 +1,89 @@
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from rest_framework.authtoken.models import Token
+
+from replication.demo import demo_registry_seed
+from replication.local_fleet import LocalFleet
+from replication.management.commands.run_worker import worker_argv
+
+
+def admin_credentials() -> tuple[str, str, str]:
+    """The admin the product starts with; the password is generated once and kept under var/."""
+    path = settings.VAR_DIR / "admin-password.txt"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+    password = path.read_text().strip()
+    user, _ = get_user_model().objects.get_or_create(username="admin", defaults={"is_staff": True,
+                                                                                  "is_superuser": True})
+    if not user.check_password(password):
+        user.set_password(password)
+        user.save()
+    token, _ = Token.objects.get_or_create(user=user)
+    return user.username, password, token.key
+
+
+class Command(BaseCommand):
+    help = "Run the whole product on this machine: regional registries, a Celery worker and beat, the portal."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--no-demo", action="store_true", help="Do not create the demo registry 'contoso'.")
+
+    def handle(self, *args, addr, no_demo, **options):
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        call_command("migrate", verbosity=0)
+        username, password, token = admin_credentials()
+        children: list[subprocess.Popen] = []
+        stopping = []
+
+        def request_stop(*_):
+            stopping.append(True)
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        fleet = LocalFleet(portal_url=f"http://{addr}")
+        try:
+            for process in fleet.start():
+                self.stdout.write(f"region {process.name:<15} registry at {process.url}")
+            logs = settings.VAR_DIR / "logs"
+            logs.mkdir(exist_ok=True)
+            for name, argv in [
+                ("worker", worker_argv(regions=fleet.names, concurrency=2)),
+                ("beat", [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
+                          "-s", str(settings.VAR_DIR / "celerybeat-schedule")]),
+                ("portal", [sys.executable, "manage.py", "runserver", addr, "--noreload"]),
+            ]:
+                log = open(logs / f"{name}.log", "ab")
+                children.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR))
+            if not no_demo:
+                summary = demo_registry_seed(owner_username=username)
+                self.stdout.write(summary)
+            self.stdout.write(self.style.SUCCESS(
+                f"\nPortal:   http://{addr}/registries/\nAPI docs: http://{addr}/api/docs/\n"
+                f"Admin:    {username} / {password}\nAPI token: {token}\nLogs:     {logs}\n"
+                "Press Ctrl-C to stop everything."
+            ))
+            while not stopping:
+                for child in children:
+                    if child.poll() is not None:
+                        self.stderr.write(f"{' '.join(child.args[:5])} exited with {child.returncode}; stopping.")
+                        stopping.append(True)
+                time.sleep(0.5)
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            fleet.stop()
+            self.stdout.write("Stopped the portal, the worker, beat and the regional registries.")

@@ -1,0 +1,34 @@
+import os
+import sys
+
+from django.core.management.base import BaseCommand
+
+from replication.models import Region
+from replication.queues import PORTAL_QUEUE, region_queue
+
+
+def worker_queues(regions=None) -> list[str]:
+    """The portal queue plus one queue per region with a data plane (or the regions named)."""
+    names = regions or Region.objects.exclude(endpoint="").order_by("name").values_list("name", flat=True)
+    return [PORTAL_QUEUE, *(region_queue(n) for n in names)]
+
+
+def worker_argv(*, regions=None, concurrency=2, hostname=None, loglevel="INFO") -> list[str]:
+    argv = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", ",".join(worker_queues(regions)),
+            "-c", str(concurrency), "--loglevel", loglevel, "--without-gossip", "--without-mingle"]
+    if hostname:
+        argv += ["-n", hostname]
+    return argv
+
+
+class Command(BaseCommand):
+    help = "Run a Celery worker for the portal queue and the queues of the regions named (default: all deployed)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("regions", nargs="*")
+        parser.add_argument("--concurrency", type=int, default=2)
+
+    def handle(self, *args, regions, concurrency, **options):
+        argv = worker_argv(regions=regions or None, concurrency=concurrency)
+        self.stdout.write(" ".join(argv))
+        os.execv(argv[0], argv)

@@ -1,0 +1,85 @@
+"""Reads shaped for pages and the API."""
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from django.db.models import Count, Prefetch, QuerySet
+
+from .choices import RegionState
+from .models import Region, Registry, Replica, ReplicationJob
+from .pricing import monthly_cost
+from .services.regions import region_availability
+
+
+def registry_list(*, user=None) -> QuerySet[Registry]:
+    return Registry.objects.select_related("sku", "home_region").annotate(region_count=Count("replicas"))
+
+
+def registry_monthly_cost(registry: Registry, *, region_count: int | None = None) -> str:
+    if region_count is None:
+        region_count = getattr(registry, "region_count", None) or registry.replicas.count()
+    return str(monthly_cost(registry.sku.price_per_day_usd, region_count))
+
+
+def replica_list(*, registry: Registry) -> list[Replica]:
+    """Replicas with their latest job attached as `latest_job` (None when there is none)."""
+    replicas = list(
+        Replica.objects.filter(registry=registry)
+        .select_related("region", "registry")
+        .prefetch_related(Prefetch("jobs", queryset=ReplicationJob.objects.order_by("-created_at", "-id")))
+        .order_by("region__display_name")
+    )
+    for replica in replicas:
+        jobs = list(replica.jobs.all())
+        replica.latest_job = jobs[0] if jobs else None
+    return replicas
+
+
+def replica_latest_job(replica: Replica) -> ReplicationJob | None:
+    return getattr(replica, "latest_job", None) or replica.jobs.order_by("-created_at", "-id").first()
+
+
+@dataclass(frozen=True)
+class RegionView:
+    region: Region
+    state: RegionState
+    replica: Replica | None
+
+
+def registry_map_state(*, registry: Registry) -> list[RegionView]:
+    """Every region with its state for this registry: replica (blue), available (green), unavailable (gray)."""
+    regions = list(Region.objects.all())
+    replicas = {r.region_id: r for r in replica_list(registry=registry)}
+    available = region_availability(r for r in regions if r.pk not in replicas)
+    views = []
+    for region in regions:
+        if region.pk in replicas:
+            state = RegionState.REPLICA
+        elif available.get(region.pk):
+            state = RegionState.AVAILABLE
+        else:
+            state = RegionState.UNAVAILABLE
+        views.append(RegionView(region=region, state=state, replica=replicas.get(region.pk)))
+    return views
+
+
+def registry_login_server(registry: Registry) -> str:
+    """The name clients log in to: a configured global name, or else the home region's registry host."""
+    if settings.REGISTRY_LOGIN_SERVER_TEMPLATE:
+        return settings.REGISTRY_LOGIN_SERVER_TEMPLATE.format(name=registry.name)
+    return urlsplit(registry.home_region.endpoint).netloc
+
+
+def registry_endpoints(*, registry: Registry) -> dict:
+    """Like `az acr show-endpoints`: the login server and each replica region's registry base URL."""
+    login_server_host = registry_login_server(registry)
+    replicas = Replica.objects.filter(registry=registry).select_related("region").order_by("region__name")
+    return {
+        "login_server": login_server_host,
+        "data_endpoints": [
+            {"region": r.region.name, "endpoint": r.region.endpoint}
+            for r in replicas
+            if r.region_endpoint_enabled and r.region.endpoint
+        ],
+    }

@@ -1,0 +1,34 @@
+"""Removing a registry's content from a region's data plane."""
+from ..models import Region, Replica
+from ..oci.copy import delete_image
+from .regions import region_client
+
+
+def region_purge_prefix(*, region_id: int, repository_prefix: str) -> int:
+    """Delete every manifest under the prefix in the region's registry. Returns how many were deleted."""
+    region = Region.objects.get(pk=region_id)
+    if not region.endpoint:
+        return 0
+    client = region_client(region)
+    deleted = 0
+    try:
+        for repository in list(client.catalog(prefix=repository_prefix)):
+            digests = set()
+            for tag in client.tags(repository):
+                descriptor = client.head_manifest(repository, tag)
+                if descriptor is not None:
+                    digests.add(descriptor.digest)
+            for digest in digests:
+                delete_image(client, repository, digest)
+                deleted += 1
+    finally:
+        client.close()
+    return deleted
+
+
+def replica_purge(*, replica_id: int) -> None:
+    replica = Replica.objects.select_related("registry", "region").filter(pk=replica_id).first()
+    if replica is None:
+        return
+    region_purge_prefix(region_id=replica.region_id, repository_prefix=replica.registry.repository_prefix)
+    replica.delete()

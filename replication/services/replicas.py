@@ -1,0 +1,78 @@
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..choices import JobKind, ReplicaStatus
+from ..exceptions import Conflict, NotFound
+from ..models import Registry, Replica, ReplicationJob
+from ..queues import region_queue
+from .jobs import job_enqueue
+from .regions import region_get, region_is_available
+
+
+def replica_get(*, registry: Registry, region: str) -> Replica:
+    region_obj = region_get(name=region)
+    try:
+        return Replica.objects.select_related("registry", "region").get(registry=registry, region=region_obj)
+    except Replica.DoesNotExist:
+        raise NotFound(f"Registry '{registry.name}' has no replica in '{region_obj.name}'.") from None
+
+
+def replica_create(*, registry: Registry, region: str) -> tuple[Replica, ReplicationJob]:
+    """Record a replica (creating) and its initial sync job in one transaction; the task is sent on commit."""
+    region_obj = region_get(name=region)
+    if not registry.sku.geo_replication:
+        raise Conflict(
+            f"Geo-replication needs the Premium SKU; registry '{registry.name}' is on {registry.sku.name}.",
+            field="region",
+        )
+    if region_obj.pk == registry.home_region_id:
+        raise Conflict(f"'{region_obj.name}' is the registry's home region; it already has the home replica.",
+                       field="region")
+    existing = Replica.objects.filter(registry=registry, region=region_obj).first()
+    if existing:
+        state = " and is being deleted" if existing.status == ReplicaStatus.DELETING else ""
+        raise Conflict(f"Registry '{registry.name}' already has a replica in '{region_obj.name}'{state}.",
+                       field="region")
+    if not region_is_available(region_obj):
+        raise Conflict(f"Region '{region_obj.name}' is not available: no data plane answers there.",
+                       field="region")
+    try:
+        with transaction.atomic():
+            replica = Replica.objects.create(
+                registry=registry, region=region_obj, status=ReplicaStatus.CREATING,
+                status_message="Waiting for the initial sync.", status_changed_at=timezone.now(),
+            )
+            job = ReplicationJob.objects.create(
+                replica=replica, registry=registry, region=region_obj, kind=JobKind.INITIAL
+            )
+            job_enqueue(job)
+    except IntegrityError:
+        raise Conflict(f"Registry '{registry.name}' already has a replica in '{region_obj.name}'.",
+                       field="region") from None
+    return replica, job
+
+
+def replica_set_endpoint_enabled(*, replica: Replica, enabled: bool) -> Replica:
+    Replica.objects.filter(pk=replica.pk).update(region_endpoint_enabled=enabled, updated_at=timezone.now())
+    replica.region_endpoint_enabled = enabled
+    return replica
+
+
+def replica_delete(*, replica: Replica) -> None:
+    """Mark the replica deleting; a task in its region removes the content, then the row."""
+    from ..tasks import delete_replica
+
+    if replica.is_home:
+        raise Conflict(f"The home replica in '{replica.region.name}' cannot be deleted; delete the registry instead.")
+    with transaction.atomic():
+        updated = Replica.objects.filter(pk=replica.pk).exclude(status=ReplicaStatus.DELETING).update(
+            status=ReplicaStatus.DELETING, status_message="Deleting the region's content.",
+            status_changed_at=timezone.now(),
+        )
+        if not updated:
+            raise Conflict(f"The replica in '{replica.region.name}' is already being deleted.")
+        replica.status = ReplicaStatus.DELETING
+        transaction.on_commit(
+            lambda: delete_replica.apply_async(kwargs={"replica_id": replica.pk},
+                                               queue=region_queue(replica.region.name))
+        )

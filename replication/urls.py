@@ -1,0 +1,20 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from . import views
+
+app_name = "replication"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/registries/", permanent=False), name="home"),
+    path("registries/", views.RegistryListView.as_view(), name="registry-list"),
+    path("registries/<str:name>/", views.RegistryDetailView.as_view(), name="registry-detail"),
+    path("registries/<str:name>/sku/", views.RegistrySkuChangeView.as_view(), name="registry-change-sku"),
+    path("registries/<str:name>/replications/", views.RegistryReplicationsView.as_view(),
+         name="registry-replications"),
+    path("registries/<str:name>/replications/create/", views.ReplicaCreateView.as_view(), name="replica-create"),
+    path("registries/<str:name>/replications/<str:region>/delete/", views.ReplicaDeleteView.as_view(),
+         name="replica-delete"),
+    path("registries/<str:name>/replications/<str:region>/routing/", views.ReplicaRoutingView.as_view(),
+         name="replica-routing"),
+]
