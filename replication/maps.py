@@ -1,0 +1,306 @@
+"""A registry's region map, rendered with folium from plain data.
+
+No queries and no Django templates here: the view builds `MapRegion`s (from a selector)
+and embeds the three parts of the returned `RenderedMap` in its page. Everything the map
+loads comes from the vendored files under static/vendor/, so it works offline.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import folium
+import h3
+from branca.element import Element, MacroElement
+from django.utils.safestring import SafeString, mark_safe
+from folium.template import Template
+
+from replication.choices import RegionState
+
+H3_RESOLUTION = 2  # about 365 km across: one clickable hexagon per region at world zoom
+COUNTRIES_FILE = Path(__file__).resolve().parent.parent / "static" / "vendor" / "world-atlas" / "countries-110m.json"
+_REGION_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # becomes a CSS class: keep it plain
+
+# How strongly each state is drawn: replicas and available regions stand out, unavailable recedes.
+_FILL_OPACITY = {RegionState.REPLICA: 0.85, RegionState.AVAILABLE: 0.75, RegionState.UNAVAILABLE: 0.55}
+
+
+@dataclass(frozen=True)
+class MapRegion:
+    name: str
+    display_name: str
+    latitude: float
+    longitude: float
+    state: RegionState
+    popup_html: str = ""  # ready, escaped HTML (a form with its CSRF token, built by the view)
+    tooltip: str = ""  # plain text; defaults to the display name
+
+
+@dataclass(frozen=True)
+class RenderedMap:
+    """The parts of a page that shows the map, already safe for a Django template.
+
+    header: <script>/<link>/<style> tags for <head> (Leaflet, jQuery, topojson-client, CSS);
+    html: the map's <div>; script: a <script> element to place after `html`.
+    """
+
+    header: SafeString
+    html: SafeString
+    script: SafeString
+
+
+def render_region_map(
+    regions: Sequence[MapRegion], *, static_url: str = "/static/", height: str = "520px"
+) -> RenderedMap:
+    """One hexagon per region, coloured by its state, on an offline world basemap.
+
+    static_url is where static/ is served (pass `static("")` from django.templatetags.static);
+    a relative one such as settings.STATIC_URL = "static/" is taken from the site root.
+    """
+    if not static_url.startswith("/"):
+        static_url = "/" + static_url
+    vendor = static_url.rstrip("/") + "/vendor/"
+    m = _EmbeddedMap(
+        tiles=None,
+        height=height,
+        zoom_snap=0.25,
+        zoom_delta=0.5,
+        scroll_wheel_zoom=False,  # the map sits in a scrolling page: don't hijack the wheel
+        attribution_control=False,
+        max_bounds_viscosity=1.0,
+    )
+    # Per instance, never on the class: folium's defaults point at CDNs.
+    m.default_js = [("leaflet", vendor + "leaflet/leaflet.js"), ("jquery", vendor + "jquery/jquery.min.js")]
+    m.default_css = [("leaflet_css", vendor + "leaflet/leaflet.css")]
+
+    basemap = _Basemap(_countries(), "objects.countries", name="countries", control=False)
+    basemap.default_js = [("topojson", vendor + "topojson-client/topojson-client.min.js")]
+    basemap.add_to(m)
+
+    bounds = []
+    for region, cell in _assign_cells(regions):
+        boundary = _cell_polygon(cell, region.longitude)
+        bounds.extend(boundary)
+        state = RegionState(region.state)
+        label = f"{region.tooltip or region.display_name} · {state.label}"
+        folium.Polygon(
+            boundary,
+            color="#ffffff",
+            weight=1,
+            fill_color=state.colour,
+            fill_opacity=_FILL_OPACITY[state],
+            class_name=f"region-hex region-{region.name} state-{state.value}",
+            tooltip=folium.Tooltip(_js_template_safe(html.escape(label)), sticky=False, direction="top"),
+            popup=(
+                folium.Popup(_js_template_safe(region.popup_html), parse_html=False, max_width=360)
+                if region.popup_html
+                else None
+            ),
+        ).add_to(m)
+
+    _Legend().add_to(m)
+    _MapView(bounds).add_to(m)
+    return _render_parts(m)
+
+
+def _assign_cells(regions: Sequence[MapRegion]) -> list[tuple[MapRegion, str]]:
+    """Each region gets its own H3 cell: near neighbours (eastus/eastus2, twin regions in
+    one city) would otherwise share a hexagon and hide each other, so the later one by
+    name takes the free cell nearest its real location."""
+    taken: set[str] = set()
+    cells: list[tuple[MapRegion, str]] = []
+    for region in sorted(regions, key=lambda r: r.name):
+        if not _REGION_NAME.match(region.name):
+            raise ValueError(f"region name {region.name!r} must be lowercase letters, digits and dashes")
+        point = (region.latitude, region.longitude)
+        home = h3.latlng_to_cell(*point, H3_RESOLUTION)
+        k = 0
+        while True:
+            free = [c for c in h3.grid_ring(home, k) if c not in taken]
+            if free:
+                cell = min(free, key=lambda c: h3.great_circle_distance(point, h3.cell_to_latlng(c)))
+                break
+            k += 1
+        taken.add(cell)
+        cells.append((region, cell))
+    return cells
+
+
+def _cell_polygon(cell: str, near_longitude: float) -> list[tuple[float, float]]:
+    """The cell's (lat, lng) vertices; a cell crossing the antimeridian has longitudes on
+    both sides of ±180, which Leaflet would draw as a band around the globe, so move them
+    to the side of the region itself."""
+    boundary = h3.cell_to_boundary(cell)
+    lngs = [lng for _, lng in boundary]
+    if max(lngs) - min(lngs) <= 180:
+        return [(lat, lng) for lat, lng in boundary]
+    if near_longitude >= 0:
+        return [(lat, lng + 360 if lng < 0 else lng) for lat, lng in boundary]
+    return [(lat, lng - 360 if lng > 0 else lng) for lat, lng in boundary]
+
+
+def _js_template_safe(fragment: str) -> str:
+    """folium puts popup and tooltip HTML inside a JavaScript template literal inside a
+    <script>: backslashes, backticks and ${ would be read as JavaScript, and </script> would
+    end the script. Replace them with HTML equivalents (character references are decoded
+    again when jQuery parses the HTML), so text and attribute values survive unchanged."""
+    fragment = fragment.replace("\\", "&#92;").replace("`", "&#96;").replace("${", "&#36;{")
+    return fragment.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+@lru_cache(maxsize=1)
+def _countries_text() -> str:
+    return COUNTRIES_FILE.read_text(encoding="utf-8")
+
+
+def _countries() -> dict:
+    # A fresh dict each time: folium writes styles into the data it is given.
+    return json.loads(_countries_text())
+
+
+def _legend_html() -> str:
+    rows = "".join(
+        f'<li><span class="region-map-swatch" style="background:{state.colour}"></span>{html.escape(state.label)}</li>'
+        for state in RegionState
+    )
+    return f'<ul class="region-map-legend-list">{rows}</ul>'
+
+
+def _render_parts(m: folium.Map) -> RenderedMap:
+    figure = m.get_root()
+    figure.render()  # renders every child into figure.header / .html / .script
+    del figure.header._children["meta_http"]  # the page has its own charset
+    header = figure.header.render()
+    body = f'<div class="region-map">{figure.html.render()}</div>'
+    script = f"<script>\n{figure.script.render()}\n</script>"
+    return RenderedMap(header=mark_safe(header), html=mark_safe(body), script=mark_safe(script))
+
+
+class _EmbeddedMap(folium.Map):
+    """folium.Map whose header suits a page that has its own layout: folium's standalone
+    header sets html/body to 100% height without margins and locks the viewport zoom."""
+
+    def render(self, **kwargs):
+        super().render(**kwargs)
+        style = (
+            f"<style>#{self.get_name()} {{ position: relative; width: 100%; "
+            f"height: {self.height[0]:g}{self.height[1]}; }}</style>"
+        )
+        self.get_root().header.add_child(Element(style + _MAP_CSS), name=self.get_name())
+
+
+class _Basemap(folium.TopoJson):
+    """folium.TopoJson drawn as a plain backdrop under the hexagons: not interactive (no
+    pointer cursor, no clicks swallowed), one style for every country."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }}_data = {{ this.data|tojson }};
+            var {{ this.get_name() }}_features = topojson.feature(
+                {{ this.get_name() }}_data,
+                {{ this.get_name() }}_data{{ this._safe_object_path }}
+            );
+            // Rings that cross 180 degrees and come back (Russia, Fiji) would be drawn as
+            // bands across the whole map: move their western points east of 180 instead.
+            {{ this.get_name() }}_features.features.forEach(function (feature) {
+                var geometry = feature.geometry;
+                var polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+                polygons.forEach(function (rings) {
+                    rings.forEach(function (ring, r) {
+                        var jumps = 0;
+                        for (var i = 1; i < ring.length; i++) {
+                            if (Math.abs(ring[i][0] - ring[i - 1][0]) > 180) jumps++;
+                        }
+                        if (jumps >= 2) {
+                            rings[r] = ring.map(function (p) { return p[0] < 0 ? [p[0] + 360, p[1]] : p; });
+                        }
+                    });
+                });
+            });
+            var {{ this.get_name() }} = L.geoJson(
+                {{ this.get_name() }}_features,
+                {interactive: false, style: {{ this.basemap_style|tojson }}}
+            ).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+    basemap_style = {"color": "#c9d1d9", "weight": 0.6, "fillColor": "#ffffff", "fillOpacity": 1}
+
+    def style_data(self) -> None:
+        pass  # the style is set once in the template, not copied into every feature
+
+
+class _Legend(MacroElement):
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.control({position: "bottomleft"});
+            {{ this.get_name() }}.onAdd = function () {
+                var div = L.DomUtil.create("div", "region-map-legend");
+                div.innerHTML = {{ this.legend_html|tojson }};
+                return div;
+            };
+            {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "Legend"
+        self.legend_html = _legend_html()
+
+
+class _MapView(MacroElement):
+    """Opens on every region, keeps the map on one copy of the world, and hides a
+    region's tooltip while its popup is open (the popup names the region already)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            (function (map) {
+                map.setMaxBounds(L.latLngBounds([[-85, -200], [85, 200]]));
+                map.fitBounds({{ this.bounds|tojson }}, {padding: [12, 12], animate: false});
+                map.setMinZoom(Math.min(map.getZoom(), 2));
+                map.eachLayer(function (layer) {
+                    if (layer.getPopup && layer.getPopup()) {
+                        layer.on("popupopen", function () { layer.closeTooltip(); });
+                    }
+                });
+            })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, points: list[tuple[float, float]]):
+        super().__init__()
+        self._name = "MapView"
+        if points:
+            lats = [lat for lat, _ in points]
+            lngs = [lng for _, lng in points]
+            self.bounds = [[min(lats), min(lngs)], [max(lats), max(lngs)]]
+        else:
+            self.bounds = [[-60, -170], [75, 170]]
+
+
+# Map-only styles, shipped with the map so it looks right on any page.
+_MAP_CSS = """
+<style>
+.region-map .folium-map { background: #e3ecf4; border-radius: 6px; }
+.region-map .region-hex { transition: fill-opacity 0.1s; }
+.region-map .region-hex:hover { stroke: #1f2328; stroke-width: 2px; fill-opacity: 1; }
+.region-map .leaflet-tooltip { font-size: 13px; padding: 4px 8px; }
+.region-map .leaflet-popup-content { font-size: 14px; line-height: 1.4; margin: 12px 16px; }
+.region-map-legend { background: rgba(255, 255, 255, 0.92); border-radius: 4px;
+    box-shadow: 0 1px 4px rgba(0, 0, 0, 0.25); padding: 6px 10px; font-size: 13px; color: #1f2328; }
+.region-map-legend-list { list-style: none; margin: 0; padding: 0; }
+.region-map-legend-list li { display: flex; align-items: center; gap: 6px; margin: 2px 0; }
+.region-map-swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px; }
+</style>
+"""
