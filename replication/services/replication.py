@@ -11,7 +11,7 @@ from django.utils import timezone
 from ..choices import JobKind, JobState, ReplicaStatus
 from ..models import Region, Replica, ReplicationJob
 from ..oci.client import RegistryError
-from ..oci.copy import copy_registry
+from ..oci.copy import CopyResult, copy_registry
 from .jobs import WORKER_ID, ProgressRecorder, job_enqueue, job_transition
 from .regions import region_client
 
@@ -44,12 +44,36 @@ def replication_source_region(replica: Replica) -> Region:
     return other.region
 
 
-def describe_copy_error(exc: Exception, *, source: Region, target: Region) -> str:
+def describe_copy_error(exc: Exception, *, region: Region) -> str:
     if isinstance(exc, httpx.TimeoutException):
-        return f"Timed out talking to a regional registry ({source.name} → {target.name}): {exc}"
+        return f"Timed out talking to a registry while copying into {region.name}: {exc}"
     if isinstance(exc, httpx.TransportError):
-        return f"Cannot reach a regional registry ({source.name} → {target.name}): {exc}"
+        return f"Cannot reach a registry while copying into {region.name}: {exc}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def copy_whole_registry(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str]:
+    """Copy everything the source region has under the registry's prefix into the job's region."""
+    replica = job.replica
+    source = replication_source_region(replica)
+    replica_set_status(replica_id=replica.pk, status=ReplicaStatus.SYNCING,
+                       message=f"Copying images from {source.name}.")
+    with region_client(source) as source_client, region_client(job.region) as target_client:
+        result = copy_registry(
+            source_client,
+            target_client,
+            repository_prefix=replica.registry.repository_prefix,
+            concurrency=settings.REPLICATION_CONCURRENCY,
+            on_progress=on_progress,
+        )
+    return result, source.name
+
+
+# How each kind of job copies: (job, on_progress) -> (CopyResult, name of the source for the status line).
+JOB_COPIERS = {
+    JobKind.INITIAL: copy_whole_registry,
+    JobKind.RECONCILE: copy_whole_registry,
+}
 
 
 def is_retryable(exc: Exception) -> bool:
@@ -70,28 +94,16 @@ def replication_job_run(*, job_id: int) -> JobState | None:
         job_transition(job_id=job_id, to=JobState.CANCELED, error="The replica was deleted.")
         return JobState.CANCELED
 
-    source = replication_source_region(replica)
-    replica_set_status(replica_id=replica.pk, status=ReplicaStatus.SYNCING,
-                       message=f"Copying images from {source.name}.")
-    source_client, target_client = region_client(source), region_client(job.region)
+    copier = JOB_COPIERS[JobKind(job.kind)]
     try:
         with ProgressRecorder(job.pk) as record_progress:
-            result = copy_registry(
-                source_client,
-                target_client,
-                repository_prefix=replica.registry.repository_prefix,
-                concurrency=settings.REPLICATION_CONCURRENCY,
-                on_progress=record_progress,
-            )
+            result, source = copier(job, on_progress=record_progress)
     except Exception as exc:
-        message = describe_copy_error(exc, source=source, target=job.region)
+        message = describe_copy_error(exc, region=job.region)
         if is_retryable(exc):
             raise RetryableReplicationError(message) from exc
         replication_job_fail(job_id=job_id, error=message)
         return JobState.FAILED
-    finally:
-        source_client.close()
-        target_client.close()
 
     progress = result.progress
     job_transition(
@@ -101,7 +113,7 @@ def replication_job_run(*, job_id: int) -> JobState | None:
         bytes_total=progress.bytes_total, bytes_done=progress.bytes_done,
     )
     replica_set_status(replica_id=replica.pk, status=ReplicaStatus.READY,
-                       message=f"In sync with {source.name}.", last_synced_at=timezone.now())
+                       message=f"In sync with {source}.", last_synced_at=timezone.now())
     return JobState.SUCCEEDED
 
 
