@@ -67,7 +67,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Worker and web server write at the same time: wait for the lock instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+    # A file (not memory) so worker processes started by tests share it; one per test run.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -107,7 +108,9 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: one queue per region ("region.<name>"), so a region's worker can run in that region.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
-CELERY_BROKER_FOLDER = Path(os.environ.get("CELERY_BROKER_FOLDER", VAR_DIR / "broker"))
+# Under pytest each run gets its own folder, so concurrent test runs never take each other's tasks.
+_default_broker_folder = VAR_DIR / "test-broker" / str(os.getpid()) if os.environ.get("PYTEST_VERSION") else VAR_DIR / "broker"
+CELERY_BROKER_FOLDER = Path(os.environ.get("CELERY_BROKER_FOLDER", _default_broker_folder))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed"):
         (CELERY_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
@@ -142,8 +145,23 @@ REGISTRY_HTTP_TIMEOUT = float(os.environ.get("REGISTRY_HTTP_TIMEOUT", "60"))
 REPLICATION_MAX_RETRIES = int(os.environ.get("REPLICATION_MAX_RETRIES", "4"))
 REPLICATION_RETRY_BACKOFF = float(os.environ.get("REPLICATION_RETRY_BACKOFF", "2"))
 REPLICATION_STALE_SECONDS = int(os.environ.get("REPLICATION_STALE_SECONDS", "120"))
+# Webhook deliveries: a short HTTP timeout; retries wait BACKOFF * 2**n seconds (n = 0, 1, ...).
+WEBHOOK_HTTP_TIMEOUT = float(os.environ.get("WEBHOOK_HTTP_TIMEOUT", "10"))
+WEBHOOK_MAX_RETRIES = int(os.environ.get("WEBHOOK_MAX_RETRIES", "5"))
+WEBHOOK_RETRY_BACKOFF = float(os.environ.get("WEBHOOK_RETRY_BACKOFF", "10"))
 # A global login name such as "{name}.registry.example.com"; empty: the home region's registry host.
 REGISTRY_LOGIN_SERVER_TEMPLATE = os.environ.get("REGISTRY_LOGIN_SERVER_TEMPLATE", "")
 # Regions whose registries `manage.py run_regions` / `run_local` start on this machine, on consecutive ports.
 LOCAL_REGIONS = [r for r in os.environ.get("LOCAL_REGIONS", "westus,eastus,canadacentral,westeurope,northeurope,southeastasia").split(",") if r]
 LOCAL_REGIONS_DIR = VAR_DIR / "regions"
+# Continuous replication: a replica whose pending work is older than this shows "degraded";
+# the reconcile pass (Celery beat) runs every REPLICATION_RECONCILE_SECONDS.
+REPLICATION_DEGRADED_AFTER_SECONDS = int(os.environ.get("REPLICATION_DEGRADED_AFTER_SECONDS", "300"))
+REPLICATION_RECONCILE_SECONDS = float(os.environ.get("REPLICATION_RECONCILE_SECONDS", "120"))
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "reconcile-replicas": {"task": "replication.tasks.reconcile_replicas", "schedule": REPLICATION_RECONCILE_SECONDS,
+                           "options": {"queue": "portal"}},
+    "refresh-degraded-replicas": {"task": "replication.tasks.refresh_degraded_replicas", "schedule": 30.0,
+                                  "options": {"queue": "portal"}},
+}

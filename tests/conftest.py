@@ -1,5 +1,6 @@
 """Shared fixtures: real regional registries, an API client, and a real Celery worker process."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,7 +91,9 @@ class WorkerProcess:
 
     def start(self):
         env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "REPLICATION_RETRY_BACKOFF": "0.5",
-               "REPLICATION_STALE_SECONDS": "30", "PYTHONUNBUFFERED": "1"}
+               "CELERY_BROKER_FOLDER": str(settings.CELERY_BROKER_FOLDER),
+               "REPLICATION_STALE_SECONDS": "30", "WEBHOOK_RETRY_BACKOFF": "0.2",
+               "PYTHONUNBUFFERED": "1"}
         env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         argv = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", ",".join(self.queues),
                 "-c", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -158,3 +161,8 @@ def wait_for(predicate, *, timeout=120, interval=0.25, message="condition"):
             return value
         time.sleep(interval)
     pytest.fail(f"Timed out after {timeout} s waiting for {message}")
+
+
+def pytest_sessionfinish(session):
+    if settings.CELERY_BROKER_URL.startswith("filesystem://") and "test-broker" in str(settings.CELERY_BROKER_FOLDER):
+        shutil.rmtree(settings.CELERY_BROKER_FOLDER, ignore_errors=True)
