@@ -1,0 +1,510 @@
+"""A client for the OCI Distribution API (any registry: Distribution, ACR, Harbor, ...).
+
+One `RegistryClient` per registry endpoint, shared by every thread of a copy: httpx pools
+the connections, and the bearer tokens are cached per scope behind a lock.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import re
+import ssl
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterable, Iterator, NamedTuple
+from urllib.parse import urlencode
+
+import httpx
+
+from .constants import MANIFEST_ACCEPT, MAX_PAGE_SIZE
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+USER_AGENT = "georegistry-replication/0.1"
+TOKEN_LIFETIME = 60  # seconds, when the token server does not say (the token spec's default)
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+RETRIES = 2  # extra attempts for idempotent requests that failed on the wire or with a 5xx
+
+
+
+@functools.lru_cache(maxsize=1)
+def shared_ssl_context() -> ssl.SSLContext:
+    """Loading the CA bundle costs ~150 ms; every client in the process shares one context."""
+    return httpx.create_ssl_context() if hasattr(httpx, "create_ssl_context") else ssl.create_default_context()
+
+
+_DIGEST = re.compile(r"^(?P<algorithm>sha256|sha384|sha512):(?P<hex>[0-9a-f]+)$")
+_AUTH_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^\s,]+))')
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+# /v2/<name>/<endpoint>: the repository name is what precedes the endpoint suffix.
+_REPOSITORY_PATH = re.compile(r"^/v2/(?P<name>.+)/(?:manifests/[^/]+|blobs/uploads/[^/]*|blobs/[^/]+|tags/list)$")
+
+
+class RegistryError(Exception):
+    """A registry refused a request; `errors` holds its OCI error codes and messages."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        errors: list[dict] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        self.status_code = status_code
+        self.errors = errors or []
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+    @property
+    def codes(self) -> list[str]:
+        return [error.get("code", "") for error in self.errors]
+
+    @classmethod
+    def from_response(cls, response: httpx.Response, action: str) -> "RegistryError":
+        errors = []
+        try:
+            errors = response.json().get("errors") or []
+        except ValueError:
+            pass
+        if errors:
+            reason = "; ".join(f"{e.get('code', '?')}: {e.get('message', '')}" for e in errors)
+        else:
+            reason = response.reason_phrase or "no reason given"
+        return cls(
+            f"{action} failed with {response.status_code}: {reason}",
+            status_code=response.status_code,
+            errors=errors,
+            method=response.request.method,
+            url=str(response.request.url),
+        )
+
+
+class DigestMismatchError(RegistryError):
+    """Content read from a registry does not hash to the digest it was asked for."""
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    digest: str
+    media_type: str
+    size: int
+
+
+class Manifest(NamedTuple):
+    body: bytes
+    media_type: str
+    digest: str
+
+
+def new_hasher(digest: str):
+    """A hashlib object for the algorithm of `digest` (sha256:..., sha512:...)."""
+    match = _DIGEST.match(digest)
+    if not match:
+        raise ValueError(f"not a digest: {digest!r}")
+    return hashlib.new(match["algorithm"])
+
+
+def digest_of(data: bytes, algorithm: str = "sha256") -> str:
+    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+
+
+def is_digest(reference: str) -> bool:
+    return bool(_DIGEST.match(reference))
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """`Bearer realm="..",service="..",scope=".."` -> ("bearer", {realm, service, scope})."""
+    scheme, _, rest = header.strip().partition(" ")
+    params = {m[1].lower(): m[2] if m[2] is not None else m[3] for m in _AUTH_PARAM.finditer(rest)}
+    return scheme.lower(), params
+
+
+class RegistryClient:
+    """OCI Distribution API over one pooled httpx.Client; safe to share across threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        http: httpx.Client | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    ):
+        if "://" not in base_url:
+            base_url = "https://" + base_url
+        self.base_url = base_url.rstrip("/")
+        self._base = httpx.URL(self.base_url)
+        # Sent when the registry asks for basic auth, and to the token realm of a bearer challenge.
+        self._basic_header = None
+        if username is not None:
+            self._basic_header = "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
+        self._owns_http = http is None
+        self._http = http or httpx.Client(
+            timeout=timeout, limits=DEFAULT_LIMITS, headers={"User-Agent": USER_AGENT}, verify=shared_ssl_context()
+        )
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, float]] = {}  # scope key -> (token, expires at)
+        self._token_locks: dict[str, threading.Lock] = {}  # one token request per scope at a time
+        self._basic = False  # the registry asked for basic auth once: send it up front from now on
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.base_url!r})"
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> "RegistryClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- the API -----------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        """True when /v2/ answers 200 (after any auth dance)."""
+        try:
+            self._request("GET", self._url("/v2/"), retries=0, action="ping")  # answer fast, e.g. for the map
+        except (RegistryError, httpx.HTTPError):
+            return False
+        return True
+
+    def catalog(self, prefix: str = "", *, page_size: int = MAX_PAGE_SIZE) -> Iterator[str]:
+        """Every repository whose name starts with prefix, page by page."""
+        # The catalog API has no prefix filter, and registries order names differently
+        # ('/' sorts first in Distribution), so filter here rather than guess a start point.
+        for name in self._paginate("/v2/_catalog", "repositories", page_size, action="list repositories"):
+            if name.startswith(prefix):
+                yield name
+
+    def tags(self, repository: str, *, page_size: int = MAX_PAGE_SIZE) -> list[str]:
+        """Every tag of repository; an unknown repository has none."""
+        try:
+            action = f"list tags of {repository}"
+            return list(self._paginate(f"/v2/{repository}/tags/list", "tags", page_size, action=action))
+        except RegistryError as error:
+            if error.status_code == 404:
+                return []
+            raise
+
+    def head_manifest(self, repository: str, reference: str) -> Descriptor | None:
+        """The manifest's descriptor, or None when the registry does not have it."""
+        response = self._request(
+            "HEAD",
+            self._url(f"/v2/{repository}/manifests/{reference}"),
+            headers={"Accept": MANIFEST_ACCEPT},
+            expected=(200, 404),
+            action=f"HEAD manifest {repository}:{reference}",
+        )
+        if response.status_code == 404:
+            return None
+        digest = response.headers.get("Docker-Content-Digest") or (reference if is_digest(reference) else None)
+        if digest is None:  # some registries omit the header on HEAD: read the manifest instead
+            manifest = self.get_manifest(repository, reference)
+            return Descriptor(manifest.digest, manifest.media_type, len(manifest.body))
+        return Descriptor(digest, _media_type(response), int(response.headers.get("Content-Length", 0)))
+
+    def get_manifest(self, repository: str, reference: str) -> Manifest:
+        """The manifest bytes exactly as stored, their media type and their verified digest."""
+        action = f"GET manifest {repository}:{reference}"
+        response = self._request(
+            "GET",
+            self._url(f"/v2/{repository}/manifests/{reference}"),
+            headers={"Accept": MANIFEST_ACCEPT},
+            action=action,
+        )
+        body = response.content
+        expected = reference if is_digest(reference) else response.headers.get("Docker-Content-Digest")
+        if expected:
+            hasher = new_hasher(expected)
+            hasher.update(body)
+            actual = f"{hasher.name}:{hasher.hexdigest()}"
+            if actual != expected:
+                raise DigestMismatchError(
+                    f"{action}: the registry sent {len(body)} bytes hashing to {actual}, not {expected}",
+                    method="GET",
+                    url=str(response.url),
+                )
+            digest = expected
+        else:
+            digest = digest_of(body)
+        media_type = _media_type(response) or _body_media_type(body)
+        return Manifest(body, media_type, digest)
+
+    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
+        """Store body byte for byte under reference (a tag or its digest); returns its digest."""
+        self._request(
+            "PUT",
+            self._url(f"/v2/{repository}/manifests/{reference}"),
+            headers={"Content-Type": media_type},
+            content=body,
+            expected=(201,),
+            action=f"PUT manifest {repository}:{reference}",
+        )
+        return digest_of(body)
+
+    def delete_manifest(self, repository: str, digest: str) -> bool:
+        """Delete a manifest (and with it every tag pointing at it); False if it was not there."""
+        response = self._request(
+            "DELETE",
+            self._url(f"/v2/{repository}/manifests/{digest}"),
+            expected=(202, 200, 204, 404),
+            action=f"DELETE manifest {repository}@{digest}",
+        )
+        return response.status_code != 404
+
+    def head_blob(self, repository: str, digest: str) -> Descriptor | None:
+        response = self._request(
+            "HEAD",
+            self._url(f"/v2/{repository}/blobs/{digest}"),
+            expected=(200, 404),
+            follow_redirects=True,
+            action=f"HEAD blob {repository}@{digest}",
+        )
+        if response.status_code == 404:
+            return None
+        return Descriptor(digest, _media_type(response), int(response.headers.get("Content-Length", 0)))
+
+    def blob_exists(self, repository: str, digest: str) -> bool:
+        return self.head_blob(repository, digest) is not None
+
+    @contextmanager
+    def open_blob(self, repository: str, digest: str) -> Iterator[httpx.Response]:
+        """A streaming response for the blob; read it with `iter_raw()`."""
+        response = self._request(
+            "GET",
+            self._url(f"/v2/{repository}/blobs/{digest}"),
+            headers={"Accept-Encoding": "identity"},  # the bytes as stored, which the digest covers
+            stream=True,
+            follow_redirects=True,  # registries on object storage redirect blob reads
+            action=f"GET blob {repository}@{digest}",
+        )
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def read_blob(self, repository: str, digest: str) -> bytes:
+        """A small blob (a config) in memory, verified."""
+        with self.open_blob(repository, digest) as response:
+            data = response.read()
+        hasher = new_hasher(digest)
+        hasher.update(data)
+        if f"{hasher.name}:{hasher.hexdigest()}" != digest:
+            raise DigestMismatchError(f"blob {repository}@{digest}: content does not match its digest")
+        return data
+
+    def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
+        """Cross-repository mount inside this registry; False when the registry declined."""
+        response = self._request(
+            "POST",
+            self._url(f"/v2/{repository}/blobs/uploads/", {"mount": digest, "from": from_repository}),
+            expected=(201, 202),
+            action=f"mount blob {digest} from {from_repository} into {repository}",
+        )
+        if response.status_code == 201:
+            return True
+        # 202: the registry opened an ordinary upload session instead; do not leave it dangling.
+        self._cancel_upload(response)
+        return False
+
+    def upload_blob(self, repository: str, digest: str, chunks: Iterable[bytes], size: int | None = None) -> str:
+        """Monolithic upload: POST a session, then one PUT whose body streams from chunks.
+
+        Memory does not grow with the blob: httpx sends each chunk as it comes. The registry
+        checks the content against `digest` and refuses the blob if it differs.
+        """
+        action = f"upload blob {digest} to {repository}"
+        started = self._request(
+            "POST", self._url(f"/v2/{repository}/blobs/uploads/"), expected=(202,), action=action
+        )
+        location = _location(started)
+        # String surgery, not copy_merge_params: httpx re-parses the long _state query per call.
+        put_url = httpx.URL(f"{location}{'&' if '?' in location else '?'}{urlencode({'digest': digest})}")
+        headers = {"Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)  # httpx then sends the stream without chunked encoding
+        try:
+            self._request(
+                "PUT",
+                put_url,
+                headers=headers,
+                content=chunks if isinstance(chunks, bytes) else iter(chunks),
+                expected=(201, 204),
+                action=action,
+            )
+        except BaseException:
+            self._cancel_upload(started)
+            raise
+        return digest
+
+    def push_blob(self, repository: str, data: bytes) -> str:
+        """Upload bytes already in memory; returns their digest."""
+        digest = digest_of(data)
+        return self.upload_blob(repository, digest, data, len(data))
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    def _url(self, path: str, params: dict | None = None) -> httpx.URL:
+        # Concatenate and parse once: URL.join costs three times as much, on every request.
+        return httpx.URL(self.base_url + path, params=params)
+
+    def _paginate(self, path: str, key: str, page_size: int, *, action: str) -> Iterator[str]:
+        url = self._url(path, {"n": max(1, min(page_size, MAX_PAGE_SIZE))})
+        seen = set()
+        while url is not None and str(url) not in seen:
+            seen.add(str(url))
+            response = self._request("GET", url, action=action)
+            yield from response.json().get(key) or []
+            match = _LINK_NEXT.search(response.headers.get("Link", ""))
+            # The next link is usually relative (</v2/_catalog?last=a&n=1>).
+            url = response.url.join(match[1]) if match else None
+
+    def _cancel_upload(self, response: httpx.Response) -> None:
+        try:
+            url = httpx.URL(_location(response))
+            self._request("DELETE", url, expected=(200, 202, 204, 404), action="cancel upload")
+        except (RegistryError, httpx.HTTPError):
+            pass  # an abandoned session is purged by the registry later
+
+    def _request(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        headers: dict | None = None,
+        content: bytes | Iterable[bytes] | None = None,
+        expected: tuple[int, ...] = (200,),
+        stream: bool = False,
+        follow_redirects: bool = False,
+        retries: int = RETRIES,
+        action: str,
+    ) -> httpx.Response:
+        """Send with auth; answer one 401 challenge; retry idempotent requests on transient errors."""
+        replayable = content is None or isinstance(content, bytes)
+        attempts = 1 + (retries if replayable and method in ("GET", "HEAD", "PUT", "DELETE") else 0)
+        challenged = False
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._http.build_request(method, url, headers=headers, content=content)
+            self._authorize(request)
+            try:
+                response = self._http.send(request, stream=True, follow_redirects=follow_redirects)
+            except httpx.TransportError:
+                if attempt < attempts:
+                    time.sleep(0.2 * attempt)
+                    continue
+                raise
+            if response.status_code == 401 and not challenged and replayable:
+                response.read()  # small: the error body, kept for the message if we give up
+                response.close()
+                challenged = True
+                self._answer_challenge(response, request)
+                attempt -= 1  # the challenge round trip is not a failed attempt
+                continue
+            if response.status_code in TRANSIENT_STATUSES and attempt < attempts:
+                response.close()
+                time.sleep(0.2 * attempt)
+                continue
+            if response.status_code not in expected:
+                response.read()
+                response.close()
+                raise RegistryError.from_response(response, action)
+            if not stream:
+                response.read()
+                response.close()
+            return response
+
+    def _scope_key(self, request: httpx.Request) -> str:
+        """What a request needs access to, as a cache key for its token."""
+        path = request.url.path
+        if path == "/v2/_catalog":
+            return "registry:catalog:*"
+        match = _REPOSITORY_PATH.match(path)
+        if not match:
+            return "registry"
+        action = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}.get(request.method, "pull,push")
+        mounted_from = request.url.params.get("from")
+        return f"repository:{match['name']}:{action}" + (f" repository:{mounted_from}:pull" if mounted_from else "")
+
+    def _authorize(self, request: httpx.Request) -> None:
+        if request.url.host != self._base.host or request.url.port != self._base.port:
+            return  # never hand our credentials to a redirect or upload host elsewhere
+        if not self._tokens and not self._basic:
+            return  # an anonymous registry so far: spare every request the scope lookup
+        with self._lock:
+            token, expires_at = self._tokens.get(self._scope_key(request), (None, 0.0))
+        if token and expires_at > time.monotonic():
+            request.headers["Authorization"] = f"Bearer {token}"
+        elif self._basic:
+            request.headers["Authorization"] = self._basic_header
+
+    def _answer_challenge(self, response: httpx.Response, request: httpx.Request) -> None:
+        """Turn a 401 into credentials for the next attempt, or raise saying why we cannot."""
+        scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        where = f"{request.method} {request.url.path}"
+        if scheme == "basic":
+            if not self._basic_header:
+                raise RegistryError.from_response(response, f"{where} (the registry wants a username and password)")
+            self._basic = True
+            return
+        if scheme != "bearer" or "realm" not in params:
+            raise RegistryError.from_response(response, f"{where} (unsupported auth challenge {scheme!r})")
+        key = self._scope_key(request)
+        with self._lock:
+            key_lock = self._token_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                cached, expires_at = self._tokens.get(key, (None, 0.0))
+            sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if cached and cached != sent and expires_at > time.monotonic():
+                return  # another thread fetched a fresh token while we waited
+            token, lifetime = self._fetch_token(params)
+            with self._lock:
+                self._tokens[key] = (token, time.monotonic() + max(lifetime - 5, 1))
+
+    def _fetch_token(self, challenge: dict[str, str]) -> tuple[str, int]:
+        params = [("service", challenge["service"])] if challenge.get("service") else []
+        params += [("scope", scope) for scope in challenge.get("scope", "").split() if scope]
+        # Merge, not replace: a realm may carry its own query string.
+        response = self._http.get(
+            httpx.URL(challenge["realm"]).copy_merge_params(params),
+            headers={"Authorization": self._basic_header} if self._basic_header else None,
+        )
+        if response.status_code != 200:
+            raise RegistryError.from_response(response, f"token request to {challenge['realm']}")
+        body = response.json()
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise RegistryError(f"token server {challenge['realm']} answered without a token", status_code=200)
+        return token, int(body.get("expires_in") or TOKEN_LIFETIME)
+
+
+def _location(response: httpx.Response) -> str:
+    """The upload session URL, absolute; registries may answer with a relative Location."""
+    location = response.headers.get("Location")
+    if not location:
+        request = response.request
+        raise RegistryError(f"{request.method} {request.url} answered {response.status_code} without a Location")
+    return location if "://" in location else str(response.url.join(location))
+
+
+def _media_type(response: httpx.Response) -> str:
+    return response.headers.get("Content-Type", "").split(";")[0].strip()
+
+
+def _body_media_type(body: bytes) -> str:
+    try:
+        return json.loads(body).get("mediaType", "")
+    except (ValueError, AttributeError):
+        return ""

@@ -1,0 +1,494 @@
+"""The copy engine: everything a source registry has that a target lacks, byte for byte.
+
+Plan first (tags, HEADs, manifests, blob presence: totals are known before a byte moves),
+then execute a dependency graph on a bounded pool of threads:
+
+- each missing blob digest is streamed from the source to the target once, its digest
+  checked while it streams, and mounted into every other target repository that needs it;
+- a manifest is PUT once its blobs and child manifests are in, its tags with it.
+
+Everything is keyed on digests and checked with HEAD, so running it again copies nothing,
+and a run killed halfway finishes on the next run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+from .client import DigestMismatchError, Manifest, RegistryClient, RegistryError, is_digest, new_hasher
+from .constants import FOREIGN_LAYER_MEDIA_TYPES, IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES
+
+PROGRESS_INTERVAL = 0.5  # seconds between on_progress calls
+
+
+class CopyError(Exception):
+    """The copy cannot go on; the message says which image and why."""
+
+
+@dataclass
+class CopyProgress:
+    """Counters for a job's progress bar. Manifests count manifest writes (one per tag)."""
+
+    manifests_total: int = 0
+    manifests_done: int = 0
+    blobs_total: int = 0
+    blobs_done: int = 0
+    bytes_total: int = 0
+    bytes_done: int = 0
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One image to copy: reference is a tag or a digest in the source repository.
+
+    target_tags defaults to the reference when it is a tag; with a digest and no target
+    tags the manifest is copied untagged.
+    """
+
+    repository: str
+    reference: str
+    target_repository: str | None = None
+    target_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CopiedImage:
+    repository: str  # in the target
+    tag: str | None  # None: copied by digest, untagged
+    digest: str
+
+
+@dataclass
+class CopyResult:
+    progress: CopyProgress
+    copied: list[CopiedImage] = field(default_factory=list)
+    tags_skipped: int = 0  # already at the source's digest in the target
+    manifests_skipped: int = 0  # child or untagged manifests the target already had
+    blobs_skipped: int = 0  # (repository, blob) pairs the target already had
+    blobs_uploaded: int = 0
+    blobs_mounted: int = 0
+    bytes_uploaded: int = 0
+    skipped_images: list[str] = field(default_factory=list)  # "repo:tag (why)": broken or unsupported
+    seconds: float = 0.0
+
+
+def copy_registry(
+    source: RegistryClient,
+    target: RegistryClient,
+    *,
+    repository_prefix: str = "",
+    target_prefix: str | None = None,
+    concurrency: int = 8,
+    on_progress: Callable[[CopyProgress], None] | None = None,
+) -> CopyResult:
+    """Copy every tag of every source repository under repository_prefix.
+
+    target_prefix replaces repository_prefix in target names (`src/app` -> `imported/app`);
+    None keeps the names. Raise from on_progress to stop the copy.
+    """
+    started = time.monotonic()
+
+    def target_name(repository: str) -> str:
+        return repository if target_prefix is None else target_prefix + repository[len(repository_prefix):]
+
+    repositories = list(source.catalog(repository_prefix))
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        source_tags = list(pool.map(source.tags, repositories))
+        # One tag list per target repository spares a HEAD per tag the target does not have.
+        target_tags = list(pool.map(target.tags, map(target_name, repositories)))
+    images = []
+    known_tags: dict[str, set[str]] = {}
+    for repository, tags, present in zip(repositories, source_tags, target_tags):
+        known_tags[target_name(repository)] = set(present)
+        images += [ImageRef(repository, tag, target_name(repository)) for tag in tags]
+    return _copy(source, target, images, concurrency, on_progress, started, missing_ok=True, known_tags=known_tags)
+
+
+def copy_images(
+    source: RegistryClient,
+    target: RegistryClient,
+    images: Iterable[ImageRef],
+    *,
+    concurrency: int = 8,
+    on_progress: Callable[[CopyProgress], None] | None = None,
+) -> CopyResult:
+    """Copy the given images (a push event, an import); a missing source image is an error."""
+    started = time.monotonic()
+    return _copy(source, target, list(images), concurrency, on_progress, started, missing_ok=False, known_tags={})
+
+
+def delete_image(target: RegistryClient, repository: str, digest: str) -> bool:
+    """Delete a manifest by digest (tags go with it); False when it was already gone."""
+    return target.delete_manifest(repository, digest)
+
+
+# ---- planning ---------------------------------------------------------------------------
+
+
+@dataclass
+class _ManifestNode:
+    source_repository: str
+    repository: str
+    digest: str
+    media_type: str
+    body: bytes
+    tags: list[str]
+    children: list[str]  # digests of child manifests this run must PUT first
+    blobs: list[tuple[str, int]]  # (digest, size) of config and layers
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.repository, self.digest)
+
+    @property
+    def writes(self) -> int:
+        return max(1, len(self.tags))
+
+
+@dataclass
+class _Plan:
+    manifests: dict[tuple[str, str], _ManifestNode] = field(default_factory=dict)
+    tags_skipped: int = 0
+    manifests_skipped: int = 0
+    skipped_images: list[str] = field(default_factory=list)
+
+    def merge(self, other: "_Plan") -> None:
+        for key, node in other.manifests.items():
+            mine = self.manifests.setdefault(key, node)
+            if mine is not node:
+                mine.tags.extend(tag for tag in node.tags if tag not in mine.tags)
+        self.tags_skipped += other.tags_skipped
+        self.manifests_skipped += other.manifests_skipped
+        self.skipped_images.extend(other.skipped_images)
+
+
+def _plan_image(
+    source: RegistryClient, target: RegistryClient, image: ImageRef, missing_ok: bool, known_tags: set[str] | None
+) -> _Plan:
+    """What copying one image needs; known_tags (the target repository's tags, if listed)
+    spares a HEAD for each tag the target does not have at all."""
+    plan = _Plan()
+    repository = image.target_repository or image.repository
+    try:
+        # One GET by tag (digest verified from the header) costs what a HEAD costs here.
+        manifest = source.get_manifest(image.repository, image.reference)
+    except RegistryError as error:
+        if error.status_code != 404:
+            raise
+        if missing_ok:
+            return plan  # deleted since the tag list was read
+        raise CopyError(f"the source has no image {image.repository}:{image.reference}") from error
+    tags = list(image.target_tags) or ([] if is_digest(image.reference) else [image.reference])
+    wanted = []
+    for tag in tags:
+        present = target.head_manifest(repository, tag) if known_tags is None or tag in known_tags else None
+        if present is not None and present.digest == manifest.digest:
+            plan.tags_skipped += 1
+        else:
+            wanted.append(tag)
+    if tags and not wanted:
+        return plan
+    if not tags and target.head_manifest(repository, manifest.digest) is not None:
+        plan.manifests_skipped += 1
+        return plan
+    try:
+        _plan_manifest(source, target, image.repository, repository, manifest, wanted, plan)
+    except _Uncopyable as why:
+        plan.manifests.clear()
+        plan.skipped_images.append(f"{image.repository}:{image.reference} ({why})")
+    return plan
+
+
+class _Uncopyable(Exception):
+    """An image this engine leaves alone (and says why) rather than failing the whole copy."""
+
+
+def _plan_manifest(
+    source: RegistryClient,
+    target: RegistryClient,
+    source_repository: str,
+    repository: str,
+    manifest: Manifest,
+    tags: list[str],
+    plan: _Plan,
+) -> None:
+    document = json.loads(manifest.body)
+    media_type = manifest.media_type or document.get("mediaType", "")
+    node = _ManifestNode(source_repository, repository, manifest.digest, media_type, manifest.body, tags, [], [])
+    if media_type in INDEX_MEDIA_TYPES:
+        for child in document.get("manifests", []):
+            if (repository, child["digest"]) in plan.manifests:
+                node.children.append(child["digest"])
+            elif target.head_manifest(repository, child["digest"]) is None:
+                try:
+                    child_manifest = source.get_manifest(source_repository, child["digest"])  # verified
+                except RegistryError as error:
+                    if error.status_code == 404:
+                        raise _Uncopyable(f"its child manifest {child['digest']} is missing in the source") from error
+                    raise
+                _plan_manifest(source, target, source_repository, repository, child_manifest, [], plan)
+                node.children.append(child["digest"])
+            else:
+                plan.manifests_skipped += 1
+    elif media_type in IMAGE_MEDIA_TYPES:
+        for blob in [document["config"], *document.get("layers", [])]:
+            if blob.get("mediaType") not in FOREIGN_LAYER_MEDIA_TYPES:
+                node.blobs.append((blob["digest"], int(blob["size"])))
+    else:
+        raise _Uncopyable(f"unsupported manifest media type {media_type or '(none)'}")
+    plan.manifests[node.key] = node
+
+
+@dataclass
+class _BlobTask:
+    digest: str
+    size: int
+    source_repository: str
+    upload_to: str | None  # None: some target repository has it already
+    mount_from: str | None
+    mount_into: list[str]
+
+
+def _plan_blobs(target: RegistryClient, plan: _Plan, pool: ThreadPoolExecutor) -> tuple[list[_BlobTask], int]:
+    """One task per missing digest: upload it once, mount it everywhere else it is needed."""
+    needed: dict[tuple[str, str], tuple[int, str]] = {}  # (target repo, digest) -> (size, source repo)
+    for node in plan.manifests.values():
+        for digest, size in node.blobs:
+            needed.setdefault((node.repository, digest), (size, node.source_repository))
+    pairs = list(needed)
+    present = dict(zip(pairs, pool.map(lambda pair: target.blob_exists(*pair), pairs)))
+    by_digest: dict[str, dict] = {}
+    for (repository, digest), (size, source_repository) in needed.items():
+        entry = by_digest.setdefault(digest, {"size": size, "source": source_repository, "have": [], "missing": []})
+        entry["have" if present[(repository, digest)] else "missing"].append(repository)
+    tasks = []
+    for digest, entry in by_digest.items():
+        if not entry["missing"]:
+            continue
+        upload_to = None if entry["have"] else entry["missing"][0]
+        mount_from = entry["have"][0] if entry["have"] else upload_to
+        mount_into = [r for r in entry["missing"] if r != upload_to]
+        tasks.append(_BlobTask(digest, entry["size"], entry["source"], upload_to, mount_from, mount_into))
+    skipped = sum(present.values())
+    return tasks, skipped
+
+
+# ---- execution --------------------------------------------------------------------------
+
+
+class _Tracker:
+    """Thread-safe counters; calls on_progress at most every PROGRESS_INTERVAL seconds."""
+
+    def __init__(self, result: CopyResult, on_progress: Callable[[CopyProgress], None] | None):
+        self.result = result
+        self._on_progress = on_progress
+        self._lock = threading.Lock()
+        self._report_lock = threading.Lock()
+        self._last_report = 0.0
+
+    def add(self, *, counts: dict | None = None, copied: CopiedImage | None = None, **progress: int) -> None:
+        """Add to CopyProgress fields (keywords) and CopyResult counters (counts)."""
+        with self._lock:
+            for name, value in progress.items():
+                setattr(self.result.progress, name, getattr(self.result.progress, name) + value)
+            for name, value in (counts or {}).items():
+                setattr(self.result, name, getattr(self.result, name) + value)
+            if copied:
+                self.result.copied.append(copied)
+            now = time.monotonic()
+            if self._on_progress is None or now - self._last_report < PROGRESS_INTERVAL:
+                return
+            self._last_report = now
+            snapshot = dataclasses.replace(self.result.progress)
+        with self._report_lock:  # one caller of on_progress at a time
+            self._on_progress(snapshot)
+
+    def report(self) -> None:
+        if self._on_progress is None:
+            return
+        with self._lock:
+            self._last_report = time.monotonic()
+            snapshot = dataclasses.replace(self.result.progress)
+        with self._report_lock:
+            self._on_progress(snapshot)
+
+
+class _Task:
+    def __init__(self, priority: tuple, run: Callable[[], None]):
+        self.priority = priority
+        self.run = run
+        self.waiting = 0  # unfinished dependencies
+        self.dependents: list[_Task] = []
+
+
+def _run_graph(tasks: list[_Task], concurrency: int) -> None:
+    """Run tasks on `concurrency` threads, each once all its dependencies are done.
+
+    A priority queue (manifests before blobs, big blobs first) rather than a plain pool,
+    so a task becomes runnable the moment its last dependency finishes.
+    """
+    ready: queue.PriorityQueue = queue.PriorityQueue()
+    lock = threading.Lock()
+    state = {"remaining": len(tasks), "error": None}
+    order = itertools.count()  # tie-breaker: tasks do not compare
+    stop = (-1,)
+
+    def schedule(task: _Task) -> None:
+        ready.put((task.priority, next(order), task))
+
+    def finish_all() -> None:
+        for _ in range(concurrency):
+            ready.put((stop, next(order), None))
+
+    def worker() -> None:
+        while True:
+            _, _, task = ready.get()
+            if task is None:
+                return
+            try:
+                task.run()
+            except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+                with lock:
+                    if state["error"] is None:
+                        state["error"] = error
+                        finish_all()
+                return
+            with lock:
+                if state["error"] is not None:
+                    return
+                for dependent in task.dependents:
+                    dependent.waiting -= 1
+                    if dependent.waiting == 0:
+                        schedule(dependent)
+                state["remaining"] -= 1
+                if state["remaining"] == 0:
+                    finish_all()
+
+    if not tasks:
+        return
+    for task in tasks:
+        if task.waiting == 0:
+            schedule(task)
+    threads = [threading.Thread(target=worker, name=f"oci-copy-{i}", daemon=True) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if state["error"] is not None:
+        raise state["error"]
+
+
+def _verified_chunks(response, digest: str, size: int, where: str, on_bytes: Callable[[int], None]) -> Iterator[bytes]:
+    """Pass the blob through in chunks, hashing as it goes.
+
+    The last chunk is held back until the hash is checked, so a corrupt blob is never
+    completed in the target: the upload is aborted instead.
+    """
+    hasher = new_hasher(digest)
+    received = 0
+    held = None
+    for chunk in response.iter_raw():  # as read from the socket (up to 64 KiB): re-chunking only copies
+        if held is not None:
+            yield held
+            on_bytes(len(held))
+        hasher.update(chunk)
+        received += len(chunk)
+        if received > size:
+            break
+        held = chunk
+    actual = f"{hasher.name}:{hasher.hexdigest()}"
+    if received != size or actual != digest:
+        raise DigestMismatchError(
+            f"blob {digest} read from {where} is corrupt: got {received} bytes hashing to {actual}, "
+            f"expected {size} bytes hashing to {digest}"
+        )
+    if held is not None:
+        yield held
+        on_bytes(len(held))
+
+
+def _copy(
+    source: RegistryClient,
+    target: RegistryClient,
+    images: list[ImageRef],
+    concurrency: int,
+    on_progress: Callable[[CopyProgress], None] | None,
+    started: float,
+    *,
+    missing_ok: bool,
+    known_tags: dict[str, set[str]],
+) -> CopyResult:
+    concurrency = max(1, concurrency)
+    plan = _Plan()
+    with ThreadPoolExecutor(concurrency) as pool:
+        plans = pool.map(
+            lambda image: _plan_image(
+                source, target, image, missing_ok, known_tags.get(image.target_repository or image.repository)
+            ),
+            images,
+        )
+        for image_plan in plans:
+            plan.merge(image_plan)
+        blob_tasks, blobs_skipped = _plan_blobs(target, plan, pool)
+
+    result = CopyResult(
+        progress=CopyProgress(
+            manifests_total=sum(node.writes for node in plan.manifests.values()),
+            blobs_total=sum((1 if task.upload_to else 0) + len(task.mount_into) for task in blob_tasks),
+            bytes_total=sum(task.size for task in blob_tasks if task.upload_to),
+        ),
+        tags_skipped=plan.tags_skipped,
+        manifests_skipped=plan.manifests_skipped,
+        blobs_skipped=blobs_skipped,
+        skipped_images=plan.skipped_images,
+    )
+    tracker = _Tracker(result, on_progress)
+    tracker.report()  # totals, before anything moves
+
+    def transfer(task: _BlobTask, repository: str) -> None:
+        where = f"{source.base_url}/{task.source_repository}"
+        with source.open_blob(task.source_repository, task.digest) as response:
+            chunks = _verified_chunks(response, task.digest, task.size, where, lambda n: tracker.add(bytes_done=n))
+            target.upload_blob(repository, task.digest, chunks, task.size)
+        tracker.add(blobs_done=1, counts={"blobs_uploaded": 1, "bytes_uploaded": task.size})
+
+    def copy_blob(task: _BlobTask) -> None:
+        if task.upload_to:
+            transfer(task, task.upload_to)
+        for repository in task.mount_into:
+            if target.mount_blob(repository, task.digest, task.mount_from):
+                tracker.add(blobs_done=1, counts={"blobs_mounted": 1})
+            else:  # the registry refused the mount: send the bytes after all
+                tracker.add(bytes_total=task.size)
+                transfer(task, repository)
+
+    def put_manifest(node: _ManifestNode) -> None:
+        for reference in node.tags or [node.digest]:
+            target.put_manifest(node.repository, reference, node.body, node.media_type)
+            copied = CopiedImage(node.repository, reference if node.tags else None, node.digest)
+            tracker.add(manifests_done=1, copied=copied)
+
+    blob_graph = {
+        task.digest: _Task((1, -task.size), lambda task=task: copy_blob(task)) for task in blob_tasks
+    }
+    manifest_graph = {
+        key: _Task((0,), lambda node=node: put_manifest(node)) for key, node in plan.manifests.items()
+    }
+    for key, node in plan.manifests.items():
+        dependencies = [blob_graph[digest] for digest, _ in node.blobs if digest in blob_graph]
+        dependencies += [manifest_graph[(node.repository, child)] for child in node.children]
+        for dependency in {id(d): d for d in dependencies}.values():
+            dependency.dependents.append(manifest_graph[key])
+            manifest_graph[key].waiting += 1
+
+    _run_graph([*blob_graph.values(), *manifest_graph.values()], concurrency)
+    result.seconds = time.monotonic() - started
+    tracker.report()
+    return result
