@@ -1,15 +1,17 @@
 """The demo registry the local product starts with: contoso, Premium, home West US, three replicas."""
+import httpx
 from django.contrib.auth import get_user_model
 
 from .exceptions import Conflict
 from .models import Registry
+from .oci.client import RegistryClient
 from .oci.corpus import demo_corpus, push_corpus
 from .services import registry_create, replica_create
-from .services.regions import region_client
 
 DEMO_NAME = "contoso"
 DEMO_HOME = "westus"
 DEMO_REPLICAS = ["eastus", "canadacentral", "westeurope"]
+DEMO_USER_AGENT = "georegistry-demo-seed/1.0"
 
 
 def demo_registry_seed(*, owner_username: str = "admin") -> str:
@@ -18,11 +20,11 @@ def demo_registry_seed(*, owner_username: str = "admin") -> str:
     created = registry is None
     if created:
         registry = registry_create(name=DEMO_NAME, sku="Premium", home_region=DEMO_HOME, owner=owner)
-    client = region_client(registry.home_region)
-    try:
-        push_corpus(client, demo_corpus(), repository_prefix=registry.repository_prefix)
-    finally:
-        client.close()
+    # Pushed like a user would (not with the replication User-Agent), so the pushes fan out and show in
+    # the image matrix like any other.
+    with httpx.Client(headers={"User-Agent": DEMO_USER_AGENT}, timeout=60) as http:
+        push_corpus(RegistryClient(registry.home_region.endpoint, http=http), demo_corpus(),
+                    repository_prefix=registry.repository_prefix)
     if created:
         for region in DEMO_REPLICAS:
             try:

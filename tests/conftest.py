@@ -120,7 +120,7 @@ class WorkerProcess:
         if self.popen and self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGTERM)
             try:
-                self.popen.wait(timeout=20)
+                self.popen.wait(timeout=5)  # a warm shutdown of an idle worker; nothing is left to finish
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait()
