@@ -36,3 +36,29 @@ class ReplicationJobAdmin(admin.ModelAdmin):
                     "bytes_total", "created_at", "finished_at"]
     list_filter = ["state", "kind"]
     readonly_fields = [f.name for f in ReplicationJob._meta.fields]
+
+
+# Regional webhooks (rules live in services/webhooks.py: the admin only toggles `enabled`; the secret is never shown)
+from .models import Webhook, WebhookDelivery  # noqa: E402
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ["name", "registry", "region", "actions", "scope", "enabled", "created_at"]
+    list_filter = ["enabled", "region"]
+    search_fields = ["name", "registry__name"]
+    fields = ["registry", "name", "region", "actions", "scope", "enabled", "created_at", "updated_at"]
+    readonly_fields = ["registry", "name", "region", "actions", "scope", "created_at", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False  # created through the API or the page, where the SKU limit and other rules apply
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "webhook", "action", "state", "attempts", "response_status", "created_at", "delivered_at"]
+    list_filter = ["state", "action"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

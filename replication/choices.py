@@ -94,3 +94,36 @@ class SkuTier(models.TextChoices):
     BASIC = "Basic", "Basic"
     STANDARD = "Standard", "Standard"
     PREMIUM = "Premium", "Premium"
+
+
+# Regional webhooks
+
+
+class WebhookAction(models.TextChoices):
+    """What a webhook can subscribe to; `ping` is only ever sent on request."""
+
+    PUSH = "push", "Push"
+    DELETE = "delete", "Delete"
+    REPLICATED = "replicated", "Replicated"
+    PING = "ping", "Ping"
+
+
+# The actions a webhook may subscribe to (ping is sent on request, never subscribed).
+WEBHOOK_SUBSCRIBABLE_ACTIONS = (WebhookAction.PUSH, WebhookAction.DELETE, WebhookAction.REPLICATED)
+
+
+class WebhookDeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+    @property
+    def colour(self) -> str:
+        return WEBHOOK_DELIVERY_STATE_COLOURS[self]
+
+
+WEBHOOK_DELIVERY_STATE_COLOURS = {
+    WebhookDeliveryState.PENDING: "#bf8700",  # amber
+    WebhookDeliveryState.SUCCEEDED: "#1a7f37",  # green
+    WebhookDeliveryState.FAILED: "#cf222e",  # red
+}

@@ -1,8 +1,10 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
-from .choices import JobKind, JobState, ReplicaStatus, SkuTier
+from .choices import JobKind, JobState, ReplicaStatus, SkuTier, WebhookAction, WebhookDeliveryState
 
 
 class Region(models.Model):
@@ -126,3 +128,184 @@ class ReplicationJob(models.Model):
         if self.manifests_total:
             return min(100, int(100 * self.manifests_done / self.manifests_total))
         return 100 if self.state == JobState.SUCCEEDED else 0
+
+
+# Regional webhooks
+
+
+class Webhook(models.Model):
+    """A registry's webhook, bound to one region: events in that region are POSTed to service_uri.
+
+    service_uri, custom_headers and secret are write-only in the API; secret signs every delivery.
+    """
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=50)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="webhooks")
+    service_uri = models.URLField(max_length=2000)
+    # A subset of WEBHOOK_SUBSCRIBABLE_ACTIONS, in that order.
+    actions = models.JSONField(default=list)
+    # '' for every repository, else "repo:tag" or "repo:*" (repository names without the registry prefix).
+    scope = models.CharField(max_length=300, blank=True)
+    custom_headers = models.JSONField(default=dict, blank=True)
+    secret = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["registry__name", "name"]
+        constraints = [
+            models.UniqueConstraint(models.F("registry"), Lower("name"), name="webhook_name_unique_per_registry"),
+        ]
+
+    def __str__(self):
+        return f"{self.registry.name}/{self.name}"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one webhook, with every attempt logged in attempt_log."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField()
+    action = models.CharField(max_length=16, choices=WebhookAction.choices)
+    state = models.CharField(max_length=16, choices=WebhookDeliveryState.choices,
+                             default=WebhookDeliveryState.PENDING)
+    request_body = models.JSONField()
+    # As sent, except custom header values, which may hold credentials.
+    request_headers = models.JSONField(default=dict)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # [{"attempt", "at", "status", "duration_ms", "error"}], one per attempt.
+    attempt_log = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["webhook", "-created_at"], name="webhook_delivery_recent")]
+
+    def __str__(self):
+        return f"{self.action} to {self.webhook} ({self.state})"
+
+
+# Continuous replication
+
+
+class ImageReplicationStatus(models.TextChoices):
+    """Where one image stands in one region (the ECR DescribeImageReplicationStatus vocabulary)."""
+
+    PENDING = "pending", "Pending"
+    COMPLETE = "complete", "Complete"
+    FAILED = "failed", "Failed"
+
+    @property
+    def colour(self) -> str:
+        return IMAGE_REPLICATION_STATUS_COLOURS[self]
+
+
+IMAGE_REPLICATION_STATUS_COLOURS = {
+    ImageReplicationStatus.PENDING: "#bf8700",  # amber
+    ImageReplicationStatus.COMPLETE: "#1a7f37",  # green
+    ImageReplicationStatus.FAILED: "#cf222e",  # red
+}
+
+
+class RegistryEventAction(models.TextChoices):
+    PUSH = "push", "Push"
+    DELETE = "delete", "Delete"
+
+
+class RegistryEvent(models.Model):
+    """One manifest push or delete notified by a regional registry, recorded once per (region, event id)."""
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="registry_events")
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=100)
+    action = models.CharField(max_length=16, choices=RegistryEventAction.choices)
+    repository = models.CharField(max_length=255)
+    tag = models.CharField(max_length=128, blank=True)
+    digest = models.CharField(max_length=100, blank=True)
+    media_type = models.CharField(max_length=200, blank=True)
+    size = models.BigIntegerField(default=0)
+    # The registry's own clock: "the later push wins" compares these.
+    timestamp = models.DateTimeField()
+    # Pushed or deleted by our copy engine: confirms a copy, never fans out again.
+    from_replication = models.BooleanField(default=False)
+    user_agent = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        constraints = [models.UniqueConstraint(fields=["region", "event_id"], name="registry_event_unique_id")]
+        indexes = [models.Index(fields=["registry", "repository", "tag", "timestamp"], name="registry_event_tag"),
+                   models.Index(fields=["registry", "repository", "digest", "timestamp"], name="registry_event_digest")]
+
+    def __str__(self):
+        reference = self.tag or self.digest
+        return f"{self.action} {self.repository}:{reference} in {self.region_id}"
+
+
+class ImageReplication(models.Model):
+    """One image (repository + tag or digest) of a registry in one region: pending, complete or failed."""
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="image_replications")
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="image_replications")
+    repository = models.CharField(max_length=255)
+    reference = models.CharField(max_length=128)  # a tag, or the digest of an untagged manifest
+    digest = models.CharField(max_length=100)  # the manifest the region should hold under reference
+    status = models.CharField(max_length=16, choices=ImageReplicationStatus.choices,
+                              default=ImageReplicationStatus.PENDING)
+    failure_reason = models.TextField(blank=True)
+    source_region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey(ReplicationJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="images")
+    pushed_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["repository", "reference", "region__name"]
+        constraints = [models.UniqueConstraint(fields=["registry", "region", "repository", "reference"],
+                                               name="image_replication_unique")]
+        indexes = [models.Index(fields=["registry", "repository", "digest"], name="image_replication_digest"),
+                   models.Index(fields=["region", "status", "pushed_at"], name="image_replication_pending")]
+
+    def __str__(self):
+        return f"{self.repository}:{self.reference}@{self.region_id} {self.status}"
+
+    @property
+    def lag(self):
+        """completed_at − pushed_at, or None while it is not complete."""
+        if self.completed_at is None:
+            return None
+        # Clocks of different registries may disagree by a little: never report a negative lag.
+        return max(self.completed_at - self.pushed_at, timedelta(0))
+
+
+class ReconcileRun(models.Model):
+    """One comparison of a registry's replicas: what differed and which copies or deletes it queued."""
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="reconcile_runs")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    regions_checked = models.JSONField(default=list)  # region names compared
+    regions_unreachable = models.JSONField(default=dict)  # region name -> error
+    tags_checked = models.PositiveIntegerField(default=0)
+    # [{"repository", "tag", "region", "problem": missing|different|deleted, "digest"}], capped.
+    differences = models.JSONField(default=list)
+    difference_count = models.PositiveIntegerField(default=0)
+    jobs_queued = models.JSONField(default=list)  # ReplicationJob ids
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self):
+        return f"reconcile {self.registry_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"

@@ -38,3 +38,43 @@ def recover_replication_jobs():
 def requeue_orphaned_jobs(sender=None, **kwargs):
     # A worker that was killed left its jobs "running" and its messages possibly lost.
     replication.replication_jobs_recover()
+
+
+# Regional webhooks
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def deliver_webhook(self, *, delivery_id: int):
+    """One attempt per run; the service logs it and says how long to wait before the next one."""
+    from .services.webhooks import webhook_delivery_attempt
+
+    countdown = webhook_delivery_attempt(delivery_id=delivery_id)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
+
+
+# Continuous replication
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def process_registry_events(*, event_ids: list[int]):
+    """Fan recorded registry events out to the other replicas (each event acts once)."""
+    from .services.events import events_process
+
+    events_process(event_ids=event_ids)
+
+
+@shared_task
+def reconcile_replicas():
+    """The periodic repair loop: requeue stale jobs, then level every geo-replicated registry."""
+    from .services.reconcile import registries_reconcile
+
+    replication.replication_jobs_recover()
+    registries_reconcile()
+
+
+@shared_task
+def refresh_degraded_replicas():
+    from .services.image_status import replica_refresh_degraded
+
+    replica_refresh_degraded()

@@ -1,7 +1,8 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from . import views
+from . import events as continuous_replication
+from . import imports, views, webhooks
 
 app_name = "api"
 
@@ -15,5 +16,16 @@ urlpatterns = [
     path("registries/<str:name>/replicas/", views.ReplicaListView.as_view(), name="replica-list"),
     path("registries/<str:name>/replicas/<str:region>/", views.ReplicaDetailView.as_view(), name="replica-detail"),
     path("registries/<str:name>/endpoints/", views.RegistryEndpointsView.as_view(), name="registry-endpoints"),
+    path("registries/<str:name>/import/", imports.ImportView.as_view(), name="registry-import"),
     path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job-detail"),
+    path("registries/<str:name>/webhooks/", webhooks.WebhookListView.as_view(), name="webhook-list"),
+    path("registries/<str:name>/webhooks/<str:webhook>/", webhooks.WebhookDetailView.as_view(), name="webhook-detail"),
+    path("registries/<str:name>/webhooks/<str:webhook>/ping/", webhooks.WebhookPingView.as_view(),
+         name="webhook-ping"),
+    path("registries/<str:name>/webhooks/<str:webhook>/deliveries/", webhooks.WebhookDeliveryListView.as_view(),
+         name="webhook-deliveries"),
+    # Continuous replication
+    path("events/", continuous_replication.RegistryEventsView.as_view(), name="registry-events"),
+    path("registries/<str:name>/replication-status/", continuous_replication.ReplicationStatusView.as_view(),
+         name="replication-status"),
 ]

@@ -7,6 +7,7 @@ from ..exceptions import Conflict, InvalidInput, NotFound
 from ..models import Registry, Replica, Sku
 from ..queues import region_queue
 from .regions import region_get, region_is_available
+from .webhooks import webhook_check_sku_limit
 
 REGISTRY_NAME_RE = re.compile(r"^[A-Za-z0-9]{5,50}$")
 
@@ -71,6 +72,7 @@ def registry_change_sku(*, registry: Registry, sku: str) -> Registry:
                 f"Delete the replicas in {', '.join(regions)} first.",
                 field="sku",
             )
+    webhook_check_sku_limit(registry=registry, sku=new_sku)
     updated = Registry.objects.filter(pk=registry.pk).update(sku=new_sku)
     if not updated:
         raise NotFound(f"Registry '{registry.name}' does not exist.")

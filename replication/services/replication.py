@@ -12,6 +12,9 @@ from ..choices import JobKind, JobState, ReplicaStatus
 from ..models import Region, Replica, ReplicationJob
 from ..oci.client import RegistryError
 from ..oci.copy import CopyResult, copy_registry
+from .events import copy_for_event
+from .imports import copy_import
+from .image_status import image_status_job_failed
 from .jobs import WORKER_ID, ProgressRecorder, job_enqueue, job_transition
 from .regions import region_client
 
@@ -73,6 +76,8 @@ def copy_whole_registry(job: ReplicationJob, *, on_progress) -> tuple[CopyResult
 JOB_COPIERS = {
     JobKind.INITIAL: copy_whole_registry,
     JobKind.RECONCILE: copy_whole_registry,
+    JobKind.EVENT: copy_for_event,
+    JobKind.IMPORT: copy_import,
 }
 
 
@@ -112,15 +117,16 @@ def replication_job_run(*, job_id: int) -> JobState | None:
         blobs_total=progress.blobs_total, blobs_done=progress.blobs_done,
         bytes_total=progress.bytes_total, bytes_done=progress.bytes_done,
     )
-    replica_set_status(replica_id=replica.pk, status=ReplicaStatus.READY,
-                       message=f"In sync with {source}.", last_synced_at=timezone.now())
+    if job.kind != JobKind.EVENT:  # one image says nothing of the whole replica: image_status owns that
+        replica_set_status(replica_id=replica.pk, status=ReplicaStatus.READY,
+                           message=f"In sync with {source}.", last_synced_at=timezone.now())
     return JobState.SUCCEEDED
 
 
 def replication_job_retry_later(*, job_id: int, error: str, countdown: float) -> None:
     if job_transition(job_id=job_id, to=JobState.QUEUED, error=f"{error} (retrying in {countdown:.0f} s)"):
         job = ReplicationJob.objects.get(pk=job_id)
-        if job.replica_id:
+        if job.replica_id and job.kind != JobKind.EVENT:
             replica_set_status(replica_id=job.replica_id, status=ReplicaStatus.SYNCING,
                                message=f"Attempt {job.attempts} failed: {error}. Retrying in {countdown:.0f} s.")
 
@@ -130,6 +136,8 @@ def replication_job_fail(*, job_id: int, error: str) -> None:
     job = ReplicationJob.objects.get(pk=job_id)
     if job.replica_id and job.kind == JobKind.INITIAL:
         replica_set_status(replica_id=job.replica_id, status=ReplicaStatus.FAILED, message=error)
+    if job.kind == JobKind.EVENT:
+        image_status_job_failed(job_id=job_id, error=error)
 
 
 def replication_jobs_recover(*, stale_after: timedelta | None = None) -> list[int]:

@@ -167,3 +167,14 @@ def test_endpoints_list_enabled_replica_regions(premium):
     endpoints = registry_endpoints(registry=premium)
     assert [e["region"] for e in endpoints["data_endpoints"]] == ["canadacentral", "westus"]
     assert endpoints["login_server"].startswith("127.0.0.1:")
+
+
+def test_downgrade_below_the_webhook_count_is_refused(premium):
+    from replication.services.webhooks import webhook_create
+
+    for n in range(3):
+        webhook_create(registry=premium, name=f"hook{n}abc", region="westus", service_uri="http://127.0.0.1:9/h",
+                       actions=["push"], secret="s" * 16)
+    with pytest.raises(Conflict, match="Basic SKU allows 2 webhooks"):
+        services.registry_change_sku(registry=premium, sku="Basic")
+    assert Registry.objects.get().sku.name == "Premium"

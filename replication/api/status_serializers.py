@@ -1,0 +1,31 @@
+"""Shapes of the continuous-replication API bodies (event intake answers, per-image status)."""
+from rest_framework import serializers
+
+from ..models import ImageReplicationStatus
+
+
+class EventIntakeResultSerializer(serializers.Serializer):
+    recorded = serializers.IntegerField(help_text="New manifest events recorded and queued.")
+    duplicates = serializers.IntegerField(help_text="Events already recorded (same region and id).")
+    ignored = serializers.IntegerField(help_text="Pulls, blobs, tag deletes, repositories of no registry.")
+
+
+class RegionReplicationStatusSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    status = serializers.ChoiceField(choices=ImageReplicationStatus.choices)
+    failure_reason = serializers.CharField(allow_blank=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    lag_seconds = serializers.FloatField(allow_null=True, help_text="completed_at − the push's time.")
+
+
+class ImageReplicationStatusSerializer(serializers.Serializer):
+    """Like ECR's DescribeImageReplicationStatus: one entry per replica region of the registry."""
+
+    repository = serializers.CharField()
+    digest = serializers.CharField()
+    regions = RegionReplicationStatusSerializer(many=True)
+
+
+class ReplicationStatusQuerySerializer(serializers.Serializer):
+    repository = serializers.CharField(help_text="With or without the registry's prefix: app or contoso/app.")
+    reference = serializers.CharField(help_text="A tag or a digest (sha256:…).")

@@ -1,0 +1,351 @@
+"""Registry notifications: record each once, then fan a push or delete out to every other replica.
+
+A regional Distribution posts `{"events": [...]}` for every manifest push and delete. The
+intake only records rows and queues `process_registry_events` on the portal queue; the fan-out
+creates one EVENT ReplicationJob per other replica, on that region's queue, whose copier
+(`copy_for_event`) reuses the copy engine.
+
+Loops: our own copies into a region are notified too. They carry the copy engine's
+User-Agent, so they only confirm that region's copy and never fan out again.
+"""
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from ..choices import JobKind, ReplicaStatus
+from ..exceptions import InvalidInput
+from ..models import (
+    ImageReplication,
+    ImageReplicationStatus,
+    Region,
+    Registry,
+    RegistryEvent,
+    RegistryEventAction,
+    Replica,
+    ReplicationJob,
+)
+from ..oci.client import USER_AGENT, is_digest
+from ..oci.constants import MANIFEST_MEDIA_TYPES
+from ..oci.copy import CopyProgress, CopyResult, ImageRef, copy_images, delete_image
+from ..queues import PORTAL_QUEUE
+from . import image_status
+from .jobs import job_enqueue
+from .regions import region_client, region_events_token
+from .webhooks import webhook_notify
+
+log = logging.getLogger(__name__)
+
+# "georegistry-replication/": every request of our copy engine says so (oci/client.py USER_AGENT).
+REPLICATION_USER_AGENT_PREFIX = USER_AGENT.split("/")[0] + "/"
+# Replicas that receive event copies: a creating/syncing one too, as its initial sync may have
+# listed the tags before this push. Failed and deleting replicas are left to a new sync.
+FAN_OUT_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED, ReplicaStatus.SYNCING, ReplicaStatus.CREATING)
+
+
+# ---- intake -------------------------------------------------------------------------------
+
+
+def events_token_valid(*, region_name: str, authorization: str) -> bool:
+    """The region's registry sends `Authorization: Bearer <region_events_token(region)>`."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token or not region_name:
+        return False
+    return hmac.compare_digest(token.strip().encode(), region_events_token(region_name).encode())
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    event_id: str
+    action: str
+    repository: str
+    tag: str
+    digest: str
+    media_type: str
+    size: int
+    timestamp: datetime
+    user_agent: str
+
+
+@dataclass
+class IntakeResult:
+    recorded: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+
+
+def _parse_timestamp(value) -> datetime:
+    # Distribution sends nanoseconds ("…52.670437695Z"); parse_datetime keeps the microseconds.
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    if moment is None:
+        raise InvalidInput(f"Event timestamp {value!r} is not an ISO 8601 date and time.", field="timestamp")
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt_timezone.utc)
+
+
+def events_parse(body) -> list[ParsedEvent]:
+    """Distribution's envelope, checked; InvalidInput (400) when it is not one."""
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise InvalidInput('The body must be {"events": [...]}.', field="events")
+    parsed = []
+    for index, event in enumerate(body["events"]):
+        if not isinstance(event, dict):
+            raise InvalidInput(f"events[{index}] is not an object.", field="events")
+        target, request = event.get("target"), event.get("request") or {}
+        if not isinstance(target, dict) or not isinstance(request, dict):
+            raise InvalidInput(f"events[{index}] has no target object.", field="events")
+        event_id, action = event.get("id"), event.get("action")
+        if not isinstance(event_id, str) or not event_id or not isinstance(action, str):
+            raise InvalidInput(f"events[{index}] needs an id and an action.", field="events")
+        repository = target.get("repository")
+        if not isinstance(repository, str) or not repository:
+            raise InvalidInput(f"events[{index}].target needs a repository.", field="events")
+        try:
+            size = int(target.get("size") or 0)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"events[{index}].target.size is not a number.", field="events") from None
+        parsed.append(ParsedEvent(
+            event_id=event_id[:100], action=action, repository=repository,
+            tag=str(target.get("tag") or ""), digest=str(target.get("digest") or ""),
+            media_type=str(target.get("mediaType") or ""), size=size,
+            timestamp=_parse_timestamp(event.get("timestamp")),
+            user_agent=str(request.get("useragent") or "")[:300],
+        ))
+    return parsed
+
+
+def event_ignore_reason(event: ParsedEvent) -> str | None:
+    """Why an event needs no replication, or None when it is a manifest push or a delete by digest."""
+    if event.action == RegistryEventAction.PUSH:
+        if event.media_type not in MANIFEST_MEDIA_TYPES or not is_digest(event.digest):
+            return "not a manifest push (a blob, or an unsupported manifest type)"
+        return None
+    if event.action == RegistryEventAction.DELETE:
+        # Deleting a manifest also notifies one tag delete per tag it had: the digest delete covers them.
+        if event.tag or not is_digest(event.digest):
+            return "a tag delete (the manifest delete propagates)"
+        return None
+    return f"action {event.action!r} is not replicated"
+
+
+def _registry_for(repository: str, cache: dict) -> Registry | None:
+    name, slash, _ = repository.partition("/")
+    if not slash:
+        return None
+    if name not in cache:
+        cache[name] = Registry.objects.filter(name__iexact=name).first()
+    return cache[name]
+
+
+def events_record(*, region_name: str, body) -> IntakeResult:
+    """Record each new manifest event once (per region and event id) and queue their processing."""
+    from ..tasks import process_registry_events
+
+    region = Region.objects.filter(name=str(region_name).lower()).first()
+    if region is None:
+        raise InvalidInput(f"Region '{region_name}' does not exist.", field="region")
+    result = IntakeResult()
+    new_ids = []
+    registries: dict = {}
+    with transaction.atomic():
+        for event in events_parse(body):
+            registry = _registry_for(event.repository, registries)
+            if event_ignore_reason(event) or registry is None:
+                result.ignored += 1
+                continue
+            try:
+                with transaction.atomic():  # a duplicate only rolls back its own savepoint
+                    row = RegistryEvent.objects.create(
+                        region=region, registry=registry, event_id=event.event_id, action=event.action,
+                        repository=event.repository, tag=event.tag, digest=event.digest,
+                        media_type=event.media_type, size=event.size, timestamp=event.timestamp,
+                        user_agent=event.user_agent,
+                        from_replication=event.user_agent.startswith(REPLICATION_USER_AGENT_PREFIX),
+                    )
+            except IntegrityError:
+                result.duplicates += 1
+                continue
+            new_ids.append(row.pk)
+            result.recorded += 1
+        if new_ids:
+            transaction.on_commit(lambda: process_registry_events.apply_async(
+                kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE))
+    return result
+
+
+# ---- fan-out ------------------------------------------------------------------------------
+
+
+def events_process(*, event_ids: list[int]) -> None:
+    """Act on recorded events, oldest first; each once, even if the task runs twice."""
+    events = RegistryEvent.objects.filter(pk__in=event_ids, processed_at__isnull=True).select_related(
+        "registry__home_region", "region").order_by("timestamp", "id")
+    for event in events:
+        with transaction.atomic():  # a failure un-claims the event, so the task's retry acts on it
+            if not RegistryEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(
+                    processed_at=timezone.now()):
+                continue  # another run claimed it
+            if event.from_replication:
+                image_status.image_status_confirm(event=event)
+                continue
+            if event.action == RegistryEventAction.PUSH:
+                event_fan_out_push(event=event)
+            else:
+                event_fan_out_delete(event=event)
+            # The region where a user pushed or deleted tells its webhooks.
+            webhook_notify(registry_id=event.registry_id, region_name=event.region.name, action=event.action,
+                           target=event_webhook_target(event))
+
+
+def event_webhook_target(event: RegistryEvent) -> dict:
+    return {"repository": event.repository, "tag": event.tag, "digest": event.digest,
+            "mediaType": event.media_type, "size": event.size}
+
+
+def event_superseded(*, registry_id: int, repository: str, tag: str, digest: str, pushed_at: datetime) -> bool:
+    """True when a later push put another digest under the tag, or a later delete removed the digest.
+
+    This is what makes the later of two pushes of one tag win in every region: a copy of the
+    older one checks this before it writes the tag, and leaves the tag alone.
+    """
+    later = RegistryEvent.objects.filter(registry_id=registry_id, repository=repository, from_replication=False,
+                                         timestamp__gt=pushed_at)
+    if later.filter(action=RegistryEventAction.DELETE, digest=digest).exists():
+        return True
+    return bool(tag) and later.filter(action=RegistryEventAction.PUSH, tag=tag).exclude(digest=digest).exists()
+
+
+def _event_job(*, replica: Replica, spec: dict) -> ReplicationJob:
+    job = ReplicationJob.objects.create(replica=replica, registry=replica.registry, region=replica.region,
+                                        kind=JobKind.EVENT, spec=spec)
+    job_enqueue(job)
+    return job
+
+
+def event_fan_out_push(*, event: RegistryEvent) -> list[ReplicationJob]:
+    """One copy job per other replica of the registry; the origin region is recorded as complete."""
+    registry = event.registry
+    replicas = list(Replica.objects.filter(registry=registry).select_related("region", "registry"))
+    origin = next((r for r in replicas if r.region_id == event.region_id), None)
+    if origin is None or origin.status == ReplicaStatus.DELETING:
+        log.info("Ignoring %s: %s holds no replica of %s", event, event.region.name, registry.name)
+        return []
+    reference = event.tag or event.digest
+    if event_superseded(registry_id=registry.pk, repository=event.repository, tag=event.tag, digest=event.digest,
+                        pushed_at=event.timestamp):
+        return []  # arrived late: a newer push or a delete already propagates
+    image = {"repository": event.repository, "reference": reference, "digest": event.digest,
+             "pushed_at": event.timestamp.isoformat()}
+    jobs = []
+    with transaction.atomic():
+        image_status.image_status_record(
+            registry=registry, region=origin.region, repository=event.repository, reference=reference,
+            digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.COMPLETE,
+            completed_at=event.timestamp,
+        )
+        for replica in replicas:
+            if replica.pk == origin.pk:
+                continue
+            if replica.status not in FAN_OUT_STATUSES or not replica.region.endpoint:
+                image_status.image_status_record(
+                    registry=registry, region=replica.region, repository=event.repository, reference=reference,
+                    digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.FAILED,
+                    failure_reason=f"The replica in {replica.region.name} is {replica.status}; "
+                                   f"it is not receiving copies.",
+                    source_region=origin.region,
+                )
+                continue
+            job = _event_job(replica=replica, spec={
+                "action": "push", "origin": "event", "source_region": origin.region.name, "images": [image]})
+            image_status.image_status_record(
+                registry=registry, region=replica.region, repository=event.repository, reference=reference,
+                digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.PENDING,
+                source_region=origin.region, job=job,
+            )
+            jobs.append(job)
+    return jobs
+
+
+def event_fan_out_delete(*, event: RegistryEvent) -> list[ReplicationJob]:
+    """Delete the manifest in every other replica's region; its status rows go with it."""
+    registry = event.registry
+    replicas = list(Replica.objects.filter(registry=registry).select_related("region", "registry"))
+    if not any(r.region_id == event.region_id for r in replicas):
+        return []
+    jobs = []
+    with transaction.atomic():
+        image_status.image_status_forget(registry=registry, repository=event.repository, digest=event.digest)
+        for replica in replicas:
+            if replica.region_id == event.region_id or not replica.region.endpoint:
+                continue
+            if replica.status in (ReplicaStatus.DELETING, ReplicaStatus.FAILED):
+                continue
+            jobs.append(_event_job(replica=replica, spec={
+                "action": "delete", "origin": "event", "source_region": event.region.name,
+                "images": [{"repository": event.repository, "digest": event.digest}]}))
+    return jobs
+
+
+# ---- the copier of EVENT jobs (JOB_COPIERS[JobKind.EVENT]) ----------------------------------
+
+
+def copy_for_event(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str]:
+    """Copy (or delete) the images in job.spec into the job's region; returns (result, source name)."""
+    spec = job.spec or {}
+    images = spec.get("images") or []
+    source_name = spec.get("source_region", "")
+    if spec.get("action") == "delete":
+        with region_client(job.region) as target:
+            for image in images:
+                delete_image(target, image["repository"], image["digest"])
+        image_status.replica_refresh_degraded(replica_id=job.replica_id)
+        return CopyResult(progress=CopyProgress()), source_name
+
+    wanted = []
+    for image in images:
+        tag = "" if is_digest(image["reference"]) else image["reference"]
+        pushed_at = datetime.fromisoformat(image["pushed_at"])
+        if event_superseded(registry_id=job.registry_id, repository=image["repository"], tag=tag,
+                            digest=image["digest"], pushed_at=pushed_at):
+            continue
+        wanted.append((image, tag, pushed_at))
+    source = Region.objects.get(name=source_name)
+    with region_client(source) as source_client, region_client(job.region) as target:
+        # By digest first (untagged): the slow part runs without any lock, and a tag is only
+        # ever written below, after the last check that no later push has claimed it.
+        result = copy_images(
+            source_client, target,
+            [ImageRef(image["repository"], image["digest"]) for image, _, _ in wanted],
+            concurrency=settings.REPLICATION_CONCURRENCY, on_progress=on_progress,
+        )
+        for image, tag, pushed_at in wanted:
+            if tag:
+                _put_tag_unless_superseded(job, target, image, tag, pushed_at)
+            else:
+                image_status.image_status_mark_complete(
+                    registry_id=job.registry_id, region_id=job.region_id, repository=image["repository"],
+                    reference=image["reference"], digest=image["digest"])
+    image_status.replica_refresh_degraded(replica_id=job.replica_id)
+    return result, source_name
+
+
+def _put_tag_unless_superseded(job, target, image: dict, tag: str, pushed_at: datetime) -> None:
+    repository, digest = image["repository"], image["digest"]
+    with transaction.atomic():
+        # Locks the row (PostgreSQL; SQLite's immediate transactions serialize writers anyway),
+        # so two copies of the same tag into this region cannot interleave check and PUT.
+        list(ImageReplication.objects.select_for_update().filter(
+            registry_id=job.registry_id, region_id=job.region_id, repository=repository, reference=tag))
+        if event_superseded(registry_id=job.registry_id, repository=repository, tag=tag, digest=digest,
+                            pushed_at=pushed_at):
+            return
+        present = target.head_manifest(repository, tag)
+        if present is None or present.digest != digest:
+            manifest = target.get_manifest(repository, digest)
+            target.put_manifest(repository, tag, manifest.body, manifest.media_type)
+        image_status.image_status_mark_complete(registry_id=job.registry_id, region_id=job.region_id,
+                                                repository=repository, reference=tag, digest=digest)

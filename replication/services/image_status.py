@@ -1,0 +1,228 @@
+"""Per-image, per-region replication status: its writes, the reads shaped for the API and the page,
+and the replica's degraded flag (the one place that sets or clears it).
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from ..choices import JobKind, JobState, ReplicaStatus
+from ..exceptions import InvalidInput, NotFound
+from ..models import (
+    IMAGE_REPLICATION_STATUS_COLOURS,
+    ImageReplication,
+    ImageReplicationStatus,
+    Region,
+    Registry,
+    RegistryEvent,
+    RegistryEventAction,
+    Replica,
+    ReplicationJob,
+)
+from ..oci.client import is_digest
+from .webhooks import webhook_notify
+
+# ---- writes -------------------------------------------------------------------------------
+
+
+def image_status_record(*, registry: Registry, region: Region, repository: str, reference: str, digest: str,
+                        pushed_at: datetime, status: str, source_region: Region | None = None,
+                        job: ReplicationJob | None = None, completed_at: datetime | None = None,
+                        failure_reason: str = "") -> ImageReplication | None:
+    """Point the (region, repository, reference) row at this push, unless it already tracks a later one."""
+    values = {"digest": digest, "pushed_at": pushed_at, "status": status, "source_region": source_region,
+              "job": job, "completed_at": completed_at, "failure_reason": failure_reason}
+    row, created = ImageReplication.objects.get_or_create(
+        registry=registry, region=region, repository=repository, reference=reference, defaults=values)
+    if created:
+        return row
+    if row.pushed_at > pushed_at:
+        return None  # a later push owns the row
+    if row.digest == digest and row.status == ImageReplicationStatus.COMPLETE:
+        return row  # already there: a repeated push changes nothing (and keeps its lag)
+    ImageReplication.objects.filter(pk=row.pk).update(**values, updated_at=timezone.now())
+    row.refresh_from_db()
+    return row
+
+
+def image_status_mark_complete(*, registry_id: int, region_id: int, repository: str, reference: str,
+                               digest: str, at: datetime | None = None) -> int:
+    """Mark the image arrived in the region; the first time, that region's webhooks hear `replicated`."""
+    arrived = ImageReplication.objects.filter(
+        registry_id=registry_id, region_id=region_id, repository=repository, reference=reference, digest=digest,
+    ).exclude(status=ImageReplicationStatus.COMPLETE).update(
+        status=ImageReplicationStatus.COMPLETE, failure_reason="", completed_at=at or timezone.now(),
+        updated_at=timezone.now())
+    if arrived:
+        tag = "" if reference.startswith("sha256:") else reference
+        webhook_notify(registry_id=registry_id, region_name=Region.objects.get(pk=region_id).name,
+                       action="replicated", target={"repository": repository, "tag": tag, "digest": digest})
+    return arrived
+
+
+def image_status_confirm(*, event: RegistryEvent) -> None:
+    """A copy of ours landed in event.region (its registry said so): that region is complete."""
+    if event.action != RegistryEventAction.PUSH:
+        return
+    image_status_mark_complete(registry_id=event.registry_id, region_id=event.region_id,
+                               repository=event.repository, reference=event.tag or event.digest,
+                               digest=event.digest, at=event.timestamp)
+
+
+def image_status_job_failed(*, job_id: int, error: str) -> None:
+    """An EVENT job gave up: what it was carrying failed in its region, with the reason."""
+    ImageReplication.objects.filter(job_id=job_id, status=ImageReplicationStatus.PENDING).update(
+        status=ImageReplicationStatus.FAILED, failure_reason=error, updated_at=timezone.now())
+
+
+def image_status_forget(*, registry: Registry, repository: str, digest: str) -> int:
+    """The manifest was deleted: no region should have it, so there is no status to show."""
+    deleted, _ = ImageReplication.objects.filter(registry=registry, repository=repository, digest=digest).delete()
+    return deleted
+
+
+def _behind_cutoff() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.REPLICATION_DEGRADED_AFTER_SECONDS)
+
+
+def replica_refresh_degraded(*, replica_id: int | None = None, registry: Registry | None = None) -> None:
+    """READY ↔ DEGRADED from pending work older than REPLICATION_DEGRADED_AFTER_SECONDS.
+
+    Pending work: images pending or failed in the region since before the cutoff, and event
+    jobs (copies, deletes) queued or running since before it. Other statuses are left alone.
+    """
+    replicas = Replica.objects.filter(status__in=[ReplicaStatus.READY, ReplicaStatus.DEGRADED])
+    if replica_id is not None:
+        replicas = replicas.filter(pk=replica_id)
+    if registry is not None:
+        replicas = replicas.filter(registry=registry)
+    cutoff = _behind_cutoff()
+    threshold = settings.REPLICATION_DEGRADED_AFTER_SECONDS
+    for replica in replicas.select_related("region"):
+        images = ImageReplication.objects.filter(
+            registry_id=replica.registry_id, region_id=replica.region_id, pushed_at__lt=cutoff,
+            status__in=[ImageReplicationStatus.PENDING, ImageReplicationStatus.FAILED]).count()
+        jobs = ReplicationJob.objects.filter(replica=replica, kind=JobKind.EVENT, created_at__lt=cutoff,
+                                             state__in=[JobState.QUEUED, JobState.RUNNING]).count()
+        now = timezone.now()
+        if images or jobs:
+            message = f"Behind its peers for more than {threshold} s: {images} image(s) not replicated"
+            message += f", {jobs} event job(s) waiting." if jobs else "."
+            Replica.objects.filter(pk=replica.pk, status=ReplicaStatus.READY).update(
+                status=ReplicaStatus.DEGRADED, status_message=message, status_changed_at=now)
+            Replica.objects.filter(pk=replica.pk, status=ReplicaStatus.DEGRADED).exclude(
+                status_message=message).update(status_message=message)
+        else:
+            Replica.objects.filter(pk=replica.pk, status=ReplicaStatus.DEGRADED).update(
+                status=ReplicaStatus.READY, status_message="Level with its peers again.", status_changed_at=now)
+
+
+# ---- reads --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionImageStatus:
+    region: str
+    status: str
+    failure_reason: str
+    completed_at: datetime | None
+    lag_seconds: float | None
+
+    @property
+    def colour(self) -> str:
+        return IMAGE_REPLICATION_STATUS_COLOURS[ImageReplicationStatus(self.status)]
+
+
+_STATUS_RANK = {ImageReplicationStatus.COMPLETE: 0, ImageReplicationStatus.PENDING: 1, ImageReplicationStatus.FAILED: 2}
+
+
+def _region_status(replica: Replica, row: ImageReplication | None, pushed_at: datetime) -> RegionImageStatus:
+    name = replica.region.name
+    if row is not None:
+        lag = row.lag
+        return RegionImageStatus(name, row.status, row.failure_reason, row.completed_at,
+                                 lag.total_seconds() if lag is not None else None)
+    if replica.status in (ReplicaStatus.FAILED, ReplicaStatus.DELETING):
+        return RegionImageStatus(name, ImageReplicationStatus.FAILED,
+                                 replica.status_message or f"The replica is {replica.status}.", None, None)
+    if replica.last_synced_at and replica.last_synced_at >= pushed_at:
+        # A replica created after the push got the image with its initial sync.
+        return RegionImageStatus(name, ImageReplicationStatus.COMPLETE, "", replica.last_synced_at,
+                                 (replica.last_synced_at - pushed_at).total_seconds())
+    return RegionImageStatus(name, ImageReplicationStatus.PENDING, "", None, None)
+
+
+def image_replication_status(*, registry: Registry, repository: str, reference: str) -> dict:
+    """ECR DescribeImageReplicationStatus's shape: {repository, digest, regions: [one per replica region]}."""
+    repository, reference = (repository or "").strip(), (reference or "").strip()
+    if not repository or not reference:
+        raise InvalidInput("Give both `repository` and `reference` (a tag or a digest).",
+                           field="repository" if not repository else "reference")
+    if not repository.lower().startswith(registry.repository_prefix):
+        repository = registry.repository_prefix + repository  # "app" and "contoso/app" both name it
+    rows = ImageReplication.objects.filter(registry=registry, repository=repository).select_related("region")
+    rows = list(rows.filter(digest=reference) if is_digest(reference) else rows.filter(reference=reference))
+    if not rows:
+        raise NotFound(f"Registry '{registry.name}' has no replication record of {repository}:{reference}.")
+    latest = max(rows, key=lambda row: row.pushed_at)
+    digest = reference if is_digest(reference) else latest.digest
+    best: dict[int, ImageReplication] = {}
+    for row in rows:
+        if row.digest != digest:
+            continue  # an older push of the tag, on its way out
+        mine = best.get(row.region_id)
+        if mine is None or _STATUS_RANK[row.status] < _STATUS_RANK[mine.status]:
+            best[row.region_id] = row
+    replicas = Replica.objects.filter(registry=registry).select_related("region").order_by("region__name")
+    regions = [_region_status(replica, best.get(replica.region_id), latest.pushed_at) for replica in replicas]
+    return {"repository": repository, "digest": digest, "regions": [vars(r) for r in regions]}
+
+
+@dataclass(frozen=True)
+class ImageMatrixRow:
+    repository: str
+    reference: str
+    digest: str
+    pushed_at: datetime
+    cells: list[RegionImageStatus]
+
+
+@dataclass(frozen=True)
+class ImageMatrix:
+    regions: list[Replica]
+    rows: list[ImageMatrixRow]
+    degraded_after_seconds: int
+
+
+def registry_image_matrix(*, registry: Registry, limit: int = 50) -> ImageMatrix:
+    """The most recently pushed tags × the registry's replica regions, for the overview page."""
+    replicas = list(Replica.objects.filter(registry=registry).select_related("region").order_by("region__name"))
+    tagged = ImageReplication.objects.filter(registry=registry).exclude(reference__startswith="sha256:")
+    keys = list(tagged.values_list("repository", "reference").order_by("-pushed_at").distinct()[: limit * 4])
+    seen, wanted = set(), []
+    for key in keys:
+        if key not in seen:
+            seen.add(key)
+            wanted.append(key)
+        if len(wanted) == limit:
+            break
+    query = Q()
+    for repository, reference in wanted:
+        query |= Q(repository=repository, reference=reference)
+    by_key: dict[tuple[str, str], dict[int, ImageReplication]] = {}
+    for row in tagged.filter(query) if wanted else []:
+        by_key.setdefault((row.repository, row.reference), {})[row.region_id] = row
+    rows = []
+    for key in wanted:
+        cells = by_key.get(key, {})
+        latest = max(cells.values(), key=lambda row: row.pushed_at)
+        rows.append(ImageMatrixRow(
+            repository=key[0], reference=key[1], digest=latest.digest, pushed_at=latest.pushed_at,
+            cells=[_region_status(replica, cells.get(replica.region_id)
+                                  if cells.get(replica.region_id) and cells[replica.region_id].digest == latest.digest
+                                  else None, latest.pushed_at)
+                   for replica in replicas]))
+    return ImageMatrix(regions=replicas, rows=rows,
+                       degraded_after_seconds=settings.REPLICATION_DEGRADED_AFTER_SECONDS)

@@ -1,0 +1,241 @@
+"""Importing one image from any OCI registry into a registry's home region, like `az acr import`.
+
+`image_import` validates and records an IMPORT ReplicationJob on the home region's queue;
+`copy_import` (JOB_COPIERS[JobKind.IMPORT]) copies the image, an index with every platform,
+with the copy engine, then fans it out to the other replicas as if it had been pushed there.
+
+Source credentials are never stored in clear: the job's spec holds them encrypted with a key
+derived from SECRET_KEY (HMAC-SHA256 in counter mode as the keystream, then an HMAC-SHA256 tag
+over nonce and ciphertext: the standard library only, `cryptography` is not a dependency), and
+the ciphertext is erased from the spec once the import succeeded. Rotating SECRET_KEY makes
+queued imports with credentials fail with a clear error.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..choices import JobKind, ReplicaStatus
+from ..exceptions import Conflict, InvalidInput
+from ..models import Registry, Replica, ReplicationJob
+from ..oci.client import RegistryClient, is_digest
+from ..oci.copy import CopyError, CopyResult, ImageRef, copy_images
+from .jobs import job_enqueue
+from .regions import region_client, region_is_available
+
+# The OCI distribution spec's grammar for repository names and tags.
+REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
+# Docker Hub's name for humans and its API's real host.
+DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
+DOCKER_HUB_URL = "https://registry-1.docker.io"
+MAX_TARGET_TAGS = 50
+# Home replica statuses in which the home region can take an import.
+IMPORTABLE_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED)
+
+
+# ---- credentials in the job's spec ---------------------------------------------------------
+
+
+def _key(purpose: str) -> bytes:
+    return hmac.new(settings.SECRET_KEY.encode(), f"georegistry-import:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def _keystream(nonce: bytes, length: int) -> bytes:
+    key, blocks = _key("encrypt"), []
+    for counter in range(-(-length // 32)):
+        blocks.append(hmac.new(key, nonce + counter.to_bytes(8, "big"), hashlib.sha256).digest())
+    return b"".join(blocks)[:length]
+
+
+def credentials_seal(username: str, password: str) -> str:
+    """Encrypt-then-MAC the credentials; the result is safe to store in the job's spec."""
+    plain = json.dumps({"username": username, "password": password}).encode()
+    nonce = secrets.token_bytes(16)
+    cipher = bytes(a ^ b for a, b in zip(plain, _keystream(nonce, len(plain))))
+    tag = hmac.new(_key("authenticate"), nonce + cipher, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(nonce + tag + cipher).decode()
+
+
+def credentials_open(sealed: str) -> tuple[str, str]:
+    """The (username, password) sealed by credentials_seal; ValueError when tampered or the key changed."""
+    raw = base64.urlsafe_b64decode(sealed.encode())
+    nonce, tag, cipher = raw[:16], raw[16:48], raw[48:]
+    if not hmac.compare_digest(tag, hmac.new(_key("authenticate"), nonce + cipher, hashlib.sha256).digest()):
+        raise ValueError("the import's credentials cannot be decrypted (was SECRET_KEY changed?)")
+    plain = json.loads(bytes(a ^ b for a, b in zip(cipher, _keystream(nonce, len(cipher)))))
+    return plain["username"], plain["password"]
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+
+def source_registry_url(value) -> str:
+    """`https://host[:port]`, `http://host:port` or a bare `host[:port]` (https) → a base URL."""
+    text = str(value or "").strip().rstrip("/")
+    if not text:
+        raise InvalidInput("source.registry_url is required.", field="source.registry_url")
+    parts = urlsplit(text if "://" in text else "https://" + text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or not HOST_RE.match(parts.netloc) \
+            or parts.path or parts.query or parts.fragment:
+        raise InvalidInput(f"source.registry_url {value!r} is not a registry address like "
+                           "'registry.example.com' or 'https://host:5000'.", field="source.registry_url")
+    if parts.netloc in DOCKER_HUB_ALIASES:
+        return DOCKER_HUB_URL
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _repository(value, field: str) -> str:
+    name = str(value or "")
+    if len(name) > 255 or not REPOSITORY_RE.match(name):
+        raise InvalidInput(f"{field} {value!r} is not a repository name (lowercase letters, digits, "
+                           "separators '.', '_', '-', and '/').", field=field)
+    return name
+
+
+def _reference(value) -> str:
+    reference = str(value or "")
+    if not (is_digest(reference) or TAG_RE.match(reference)):
+        raise InvalidInput(f"source.reference {value!r} is neither a tag nor a digest (sha256:<64 hex>).",
+                           field="source.reference")
+    if reference.startswith("sha256:") and len(reference) != 71:
+        raise InvalidInput(f"source.reference {value!r} is not a complete sha256 digest.", field="source.reference")
+    return reference
+
+
+def _target_tags(values, *, default_repository: str, reference: str) -> dict[str, list[str]]:
+    """"repo:tag" strings → {repository: [tags]}; default: the source's repository and tag."""
+    if not values:
+        return {default_repository: [] if is_digest(reference) else [reference]}
+    if len(values) > MAX_TARGET_TAGS:
+        raise InvalidInput(f"At most {MAX_TARGET_TAGS} target tags per import.", field="target_tags")
+    grouped: dict[str, list[str]] = {}
+    for value in values:
+        repository, colon, tag = str(value).rpartition(":")
+        if not colon or "/" in tag:
+            raise InvalidInput(f"target tag {value!r} must look like 'repository:tag'.", field="target_tags")
+        repository = _repository(repository, "target_tags")
+        if not TAG_RE.match(tag):
+            raise InvalidInput(f"target tag {value!r} has an invalid tag {tag!r}.", field="target_tags")
+        if tag not in grouped.setdefault(repository, []):
+            grouped[repository].append(tag)
+    return grouped
+
+
+# ---- the service --------------------------------------------------------------------------
+
+
+def image_import(*, registry: Registry, source: dict, target_tags: list[str] | None = None) -> ReplicationJob:
+    """Record an import of source into the registry's home region and queue it there (on commit).
+
+    source: {"registry_url", "repository", "reference" (tag or digest), "username"?, "password"?}.
+    target_tags: ["repo:tag", ...], names inside the registry (its prefix is added).
+    """
+    if not isinstance(source, dict):
+        raise InvalidInput("source must be an object.", field="source")
+    url = source_registry_url(source.get("registry_url"))
+    repository = _repository(source.get("repository"), "source.repository")
+    if url == DOCKER_HUB_URL and "/" not in repository:
+        repository = f"library/{repository}"  # what `docker pull nginx` means
+    reference = _reference(source.get("reference"))
+    username, password = source.get("username") or "", source.get("password") or ""
+    if password and not username:
+        raise InvalidInput("source.password needs source.username.", field="source.username")
+    targets = _target_tags(target_tags, default_repository=repository.removeprefix("library/"), reference=reference)
+
+    home = Replica.objects.select_related("region").filter(registry=registry, region=registry.home_region).first()
+    if home is None or home.status not in IMPORTABLE_STATUSES:
+        state = home.status if home else "missing"
+        raise Conflict(f"Registry '{registry.name}' cannot take an import now: its home replica is {state}.")
+    if not region_is_available(home.region):
+        raise Conflict(f"Registry '{registry.name}' cannot take an import now: its home region "
+                       f"'{home.region.name}' has no data plane that answers.")
+
+    prefix = registry.repository_prefix
+    spec = {
+        "source": {"registry_url": url, "repository": repository, "reference": reference},
+        "images": [{"repository": prefix + target, "tags": tags} for target, tags in targets.items()],
+    }
+    if username:
+        spec["source"]["credentials"] = credentials_seal(username, password)
+    with transaction.atomic():
+        job = ReplicationJob.objects.create(replica=home, registry=registry, region=home.region,
+                                            kind=JobKind.IMPORT, spec=spec)
+        job_enqueue(job)
+    return job
+
+
+def import_description(spec: dict) -> str:
+    source = spec.get("source") or {}
+    reference = source.get("reference", "")
+    separator = "@" if is_digest(reference) else ":"
+    host = urlsplit(source.get("registry_url", "")).netloc
+    return f"{host}/{source.get('repository', '')}{separator}{reference}"
+
+
+def copy_import(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str]:
+    """JOB_COPIERS[JobKind.IMPORT]: copy the image into the job's (home) region, then fan it out."""
+    spec = job.spec or {}
+    source_spec = spec["source"]
+    username = password = None
+    if source_spec.get("credentials"):
+        try:
+            username, password = credentials_open(source_spec["credentials"])
+        except ValueError as error:
+            raise CopyError(str(error)) from error
+    images = [
+        ImageRef(source_spec["repository"], source_spec["reference"], image["repository"], tuple(image["tags"]))
+        for image in spec["images"]
+    ]
+    description = import_description(spec)
+    with RegistryClient(source_spec["registry_url"], username=username, password=password,
+                        timeout=settings.REGISTRY_HTTP_TIMEOUT) as source, region_client(job.region) as target:
+        result = copy_images(source, target, images, concurrency=settings.REPLICATION_CONCURRENCY,
+                             on_progress=on_progress)
+    if source_spec.get("credentials"):
+        # Done with them: a finished job keeps no secret, not even an encrypted one.
+        spec = {**spec, "source": {k: v for k, v in source_spec.items() if k != "credentials"}}
+        ReplicationJob.objects.filter(pk=job.pk).update(spec=spec)
+    import_fan_out(job=job, result=result)
+    return result, f"the import of {description}"
+
+
+def import_fan_out(*, job: ReplicationJob, result: CopyResult) -> int:
+    """Replicate the imported tags like a push into the home region; returns how many were fanned out.
+
+    Our engine's own pushes are notified with its User-Agent and never fan out (services/events.py),
+    so the import records the push itself, once per tag, and hands it to the event fan-out.
+    """
+    from ..models import RegistryEvent, RegistryEventAction
+    from .events import event_fan_out_push
+
+    now = timezone.now()
+    digests = {}
+    with region_client(job.region) as target:
+        for image in (job.spec or {}).get("images", []):
+            for tag in image["tags"]:
+                present = target.head_manifest(image["repository"], tag)
+                if present is not None:
+                    digests[(image["repository"], tag)] = present
+    count = 0
+    for (repository, tag), descriptor in digests.items():
+        event = RegistryEvent.objects.create(
+            region=job.region, registry=job.registry, event_id=f"import-{job.pk}-{uuid.uuid4().hex}",
+            action=RegistryEventAction.PUSH, repository=repository, tag=tag, digest=descriptor.digest,
+            media_type=descriptor.media_type, size=descriptor.size, timestamp=now, from_replication=False,
+            user_agent=f"georegistry-import/job-{job.pk}", processed_at=now,
+        )
+        event_fan_out_push(event=event)
+        count += 1
+    return count

@@ -1,0 +1,179 @@
+"""Reconcile: compare every replica's tags and digests with its peers and queue what differs.
+
+Events can be lost (Distribution keeps its queue in memory; the portal or a region may be
+down), so this periodic pass is what makes the replicas level in the end:
+
+- the wanted set of a registry is the union of (repository, tag) over its ready replicas;
+- a tag whose digests differ goes to the digest of the latest recorded push of that tag,
+  and without one (or if no region has it any more) to the home region's, else the first;
+- a digest deleted after the tag's latest push is deleted where it is still found;
+- each run is a ReconcileRun row: what was compared, what differed, which jobs it queued.
+
+Untagged manifests are compared through the tags that reference them only.
+"""
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..choices import JobKind, JobState, ReplicaStatus
+from ..models import (
+    ImageReplication,
+    ImageReplicationStatus,
+    ReconcileRun,
+    Registry,
+    RegistryEvent,
+    RegistryEventAction,
+    Replica,
+    ReplicationJob,
+)
+from . import image_status
+from .jobs import job_enqueue
+from .regions import region_client
+
+log = logging.getLogger(__name__)
+
+COMPARED_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED)
+MAX_RECORDED_DIFFERENCES = 500
+
+
+def region_tag_digests(region, repository_prefix: str) -> dict[tuple[str, str], str]:
+    """Every (repository, tag) → manifest digest under the prefix in the region's registry."""
+    found = {}
+    with region_client(region) as client:
+        for repository in list(client.catalog(prefix=repository_prefix)):
+            for tag in client.tags(repository):
+                descriptor = client.head_manifest(repository, tag)
+                if descriptor is not None:
+                    found[(repository, tag)] = descriptor.digest
+    return found
+
+
+def _latest_events(registry: Registry):
+    """(repo, tag) → latest user push, and (repo, digest) → latest user delete time."""
+    pushes, deletes = {}, {}
+    events = RegistryEvent.objects.filter(registry=registry, from_replication=False).order_by("timestamp", "id")
+    for event in events.only("action", "repository", "tag", "digest", "timestamp"):
+        if event.action == RegistryEventAction.PUSH and event.tag:
+            pushes[(event.repository, event.tag)] = event
+        elif event.action == RegistryEventAction.DELETE:
+            deletes[(event.repository, event.digest)] = event.timestamp
+    return pushes, deletes
+
+
+def registry_reconcile(*, registry: Registry) -> ReconcileRun:
+    run = ReconcileRun.objects.create(registry=registry)
+    replicas = [r for r in Replica.objects.filter(registry=registry, status__in=COMPARED_STATUSES)
+                .select_related("region").order_by("region__name") if r.region.endpoint and r.region.enabled]
+    listings: dict[str, dict] = {}
+    unreachable: dict[str, str] = {}
+    if len(replicas) > 1:
+        with ThreadPoolExecutor(max_workers=min(8, len(replicas))) as pool:
+            futures = {r.region.name: pool.submit(region_tag_digests, r.region, registry.repository_prefix)
+                       for r in replicas}
+        for name, future in futures.items():
+            try:
+                listings[name] = future.result()
+            except Exception as exc:  # an unreachable region is skipped, not treated as empty
+                unreachable[name] = f"{type(exc).__name__}: {exc}"
+    compared = [r for r in replicas if r.region.name in listings]
+    by_name = {r.region.name: r for r in compared}
+    home = registry.home_region.name
+    pushes, deletes = _latest_events(registry)
+    started = run.started_at
+
+    differences, copies, removals = [], {}, {}  # copies: (target, source) -> [image]; removals: target -> [image]
+    keys = set().union(*listings.values()) if len(compared) > 1 else set()
+    in_flight = _in_flight(registry)
+    for repository, tag in sorted(keys):
+        have = {name: listing.get((repository, tag)) for name, listing in listings.items()}
+        latest = pushes.get((repository, tag))
+        live = {name: digest for name, digest in have.items()
+                if digest and not _deleted_since(deletes, repository, digest, latest)}
+        for name, digest in have.items():
+            if digest and name not in live:
+                differences.append({"repository": repository, "tag": tag, "region": name, "problem": "deleted",
+                                    "digest": digest})
+                removals.setdefault(name, []).append({"repository": repository, "digest": digest})
+        if not live:
+            continue
+        if latest and latest.digest in live.values():
+            wanted, pushed_at = latest.digest, latest.timestamp
+        elif home in live:
+            wanted, pushed_at = live[home], started
+        else:
+            wanted, pushed_at = live[sorted(live)[0]], started
+        source = home if live.get(home) == wanted else sorted(n for n, d in live.items() if d == wanted)[0]
+        for name in listings:
+            if have[name] == wanted:
+                continue
+            problem = "missing" if have[name] is None else "different"
+            differences.append({"repository": repository, "tag": tag, "region": name, "problem": problem,
+                                "digest": wanted})
+            if (name, repository, tag, wanted) in in_flight:
+                continue  # an event copy is on its way already
+            copies.setdefault((name, source), []).append(
+                {"repository": repository, "reference": tag, "digest": wanted, "pushed_at": pushed_at.isoformat()})
+
+    jobs = []
+    with transaction.atomic():
+        for (target, source), images in copies.items():
+            job = _queue(by_name[target], {"action": "push", "origin": "reconcile", "reconcile_run": run.pk,
+                                           "source_region": source, "images": images})
+            jobs.append(job.pk)
+            for image in images:
+                image_status.image_status_record(
+                    registry=registry, region=by_name[target].region, repository=image["repository"],
+                    reference=image["reference"], digest=image["digest"],
+                    pushed_at=datetime.fromisoformat(image["pushed_at"]),
+                    status=ImageReplicationStatus.PENDING, source_region=by_name[source].region, job=job)
+        for target, images in removals.items():
+            jobs.append(_queue(by_name[target], {"action": "delete", "origin": "reconcile", "reconcile_run": run.pk,
+                                                 "source_region": "", "images": images}).pk)
+        ReconcileRun.objects.filter(pk=run.pk).update(
+            finished_at=timezone.now(), regions_checked=sorted(listings), regions_unreachable=unreachable,
+            tags_checked=len(keys), differences=differences[:MAX_RECORDED_DIFFERENCES],
+            difference_count=len(differences), jobs_queued=jobs)
+    image_status.replica_refresh_degraded(registry=registry)
+    run.refresh_from_db()
+    if differences:
+        log.info("Reconcile of %s: %d differences, queued jobs %s", registry.name, len(differences), jobs)
+    return run
+
+
+def _deleted_since(deletes: dict, repository: str, digest: str, latest_push) -> bool:
+    deleted_at = deletes.get((repository, digest))
+    return deleted_at is not None and (latest_push is None or deleted_at > latest_push.timestamp)
+
+
+def _in_flight(registry: Registry) -> set[tuple[str, str, str, str]]:
+    """(region, repository, tag, digest) that a queued or running copy is bringing already."""
+    rows = ImageReplication.objects.filter(
+        registry=registry, status=ImageReplicationStatus.PENDING,
+        job__state__in=[JobState.QUEUED, JobState.RUNNING]).select_related("region")
+    return {(row.region.name, row.repository, row.reference, row.digest) for row in rows}
+
+
+def _queue(replica: Replica, spec: dict) -> ReplicationJob:
+    job = ReplicationJob.objects.create(replica=replica, registry=replica.registry, region=replica.region,
+                                        kind=JobKind.EVENT, spec=spec)
+    job_enqueue(job)
+    return job
+
+
+def registries_reconcile() -> list[ReconcileRun]:
+    """Reconcile every registry with more than one replica (the periodic task)."""
+    runs = []
+    names = (Replica.objects.filter(status__in=COMPARED_STATUSES).values("registry")
+             .order_by("registry").distinct())
+    for registry in Registry.objects.filter(pk__in=names).select_related("home_region"):
+        if registry.replicas.filter(status__in=COMPARED_STATUSES).count() < 2:
+            continue
+        try:
+            runs.append(registry_reconcile(registry=registry))
+        except Exception as exc:  # one broken registry must not stop the others
+            log.exception("Reconcile of %s failed", registry.name)
+            ReconcileRun.objects.create(registry=registry, finished_at=timezone.now(), error=str(exc))
+    return runs

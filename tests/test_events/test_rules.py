@@ -1,0 +1,203 @@
+"""Fan-out, loops, deletes, the later push winning, per-image status, degraded replicas and reconcile,
+against the session's real registries; jobs run in the test process as the worker would run them."""
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from replication.choices import JobState, ReplicaStatus
+from replication.models import (
+    ImageReplication,
+    ImageReplicationStatus,
+    ReconcileRun,
+    Region,
+    RegistryEvent,
+    Replica,
+    ReplicationJob,
+)
+from replication.oci.client import RegistryClient
+from replication.oci.constants import OCI_INDEX
+from replication.oci.corpus import build_corpus, push_corpus
+from replication.services import events, image_status, reconcile
+
+from .conftest import BASE_TIME, engine_event, event, run_queued_jobs
+
+pytestmark = pytest.mark.django_db(transaction=True)  # jobs write from the engine's progress thread too
+
+
+def receive(region: str, *bodies) -> list[RegistryEvent]:
+    """What the intake and the portal-queue task do, in the test's process."""
+    before = set(RegistryEvent.objects.values_list("pk", flat=True))
+    events.events_record(region_name=region, body={"events": list(bodies)})
+    new = list(RegistryEvent.objects.exclude(pk__in=before).values_list("pk", flat=True))
+    events.events_process(event_ids=new)
+    return list(RegistryEvent.objects.filter(pk__in=new))
+
+
+def push(region: Region, registry, seed: int, **corpus) -> dict[tuple[str, str], str]:
+    options = {"repositories": 1, "tags_per_repo": 1, "multi_platform_repositories": 0, **corpus}
+    with RegistryClient(region.endpoint) as client:
+        return push_corpus(client, build_corpus(seed, **options), registry.repository_prefix)
+
+
+def digest_in(region: Region, repository: str, reference: str) -> str | None:
+    response = httpx.head(f"{region.endpoint}/v2/{repository}/manifests/{reference}", headers={"Accept": ", ".join([
+        "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json"])})
+    return response.headers["Docker-Content-Digest"] if response.status_code == 200 else None
+
+
+def test_a_push_queues_one_copy_per_other_replica_and_each_arrives(geo, deployed_regions, api_client):
+    Replica.objects.create(registry=geo, region=deployed_regions["westeurope"], status=ReplicaStatus.FAILED,
+                           status_message="Initial sync failed.")
+    (repository, tag), digest = next(iter(push(deployed_regions["eastus"], geo, 1).items()))
+    receive("eastus", event(repository=repository, digest=digest, tag=tag))
+
+    jobs = ReplicationJob.objects.filter(registry=geo)
+    assert sorted(j.region.name for j in jobs) == ["canadacentral", "westus"]
+    assert all(j.kind == "event" and j.spec["source_region"] == "eastus" for j in jobs)
+    states = {r.region.name: r.status for r in ImageReplication.objects.filter(registry=geo)}
+    assert states == {"eastus": "complete", "westus": "pending", "canadacentral": "pending", "westeurope": "failed"}
+
+    assert {j.state for j in run_queued_jobs()} == {JobState.SUCCEEDED}
+    for name in ("westus", "canadacentral"):
+        assert digest_in(deployed_regions[name], repository, tag) == digest
+    body = api_client.get(f"/api/v1/registries/{geo.name}/replication-status/",
+                          {"repository": repository, "reference": tag}).json()
+    assert body["repository"] == repository and body["digest"] == digest
+    by_region = {r["region"]: r for r in body["regions"]}
+    assert list(by_region) == ["canadacentral", "eastus", "westeurope", "westus"]
+    assert {n: r["status"] for n, r in by_region.items()} == {
+        "canadacentral": "complete", "eastus": "complete", "westeurope": "failed", "westus": "complete"}
+    assert by_region["westus"]["completed_at"] and by_region["westus"]["lag_seconds"] >= 0
+    assert "failed" in by_region["westeurope"]["failure_reason"]
+    assert Replica.objects.get(registry=geo, region__name="westus").status == ReplicaStatus.READY
+
+
+def test_our_own_copies_only_confirm_the_region_and_never_fan_out(geo, deployed_regions):
+    (repository, tag), digest = next(iter(push(deployed_regions["eastus"], geo, 2).items()))
+    receive("eastus", event(repository=repository, digest=digest, tag=tag))
+    ReplicationJob.objects.update(state=JobState.CANCELED)  # as if still on their way
+    receive("westus", engine_event(repository=repository, digest=digest, tag=tag))
+    assert ReplicationJob.objects.filter(state=JobState.QUEUED).count() == 0, "no new fan-out"
+    row = ImageReplication.objects.get(registry=geo, region__name="westus")
+    assert row.status == ImageReplicationStatus.COMPLETE and row.completed_at
+    assert ImageReplication.objects.get(registry=geo, region__name="canadacentral").status == "pending"
+
+
+def test_an_index_pushed_in_one_region_arrives_whole(geo, deployed_regions):
+    pushed = push(deployed_regions["canadacentral"], geo, 3, multi_platform_repositories=1)
+    (repository, tag), digest = next(iter(pushed.items()))
+    receive("canadacentral", event(repository=repository, digest=digest, tag=tag, media_type=OCI_INDEX))
+    run_queued_jobs()
+    with RegistryClient(deployed_regions["westus"].endpoint) as client:
+        index = client.get_manifest(repository, tag)
+        assert index.digest == digest
+        for child in json.loads(index.body)["manifests"]:
+            assert client.head_manifest(repository, child["digest"]) is not None
+
+
+def test_a_delete_propagates_everywhere(geo, deployed_regions):
+    (repository, tag), digest = next(iter(push(deployed_regions["eastus"], geo, 4).items()))
+    receive("eastus", event(repository=repository, digest=digest, tag=tag))
+    run_queued_jobs()
+    assert digest_in(deployed_regions["westus"], repository, digest) == digest
+    with RegistryClient(deployed_regions["eastus"].endpoint) as client:
+        client.delete_manifest(repository, digest)
+    receive("eastus", event(action="delete", repository=repository, digest=digest))
+    assert sorted(j.spec["action"] for j in ReplicationJob.objects.filter(state=JobState.QUEUED)) == ["delete"] * 2
+    run_queued_jobs()
+    for name in ("westus", "canadacentral", "eastus"):
+        assert digest_in(deployed_regions[name], repository, digest) is None
+    assert not ImageReplication.objects.filter(registry=geo).exists()
+
+
+def test_the_later_of_two_pushes_of_a_tag_wins_everywhere(geo, deployed_regions):
+    """eastus pushes app:1.0 (older), canadacentral pushes another app:1.0 (newer); the older copy runs last."""
+    (repository, tag), older = next(iter(push(deployed_regions["eastus"], geo, 5).items()))
+    newer = push(deployed_regions["canadacentral"], geo, 6)[(repository, tag)]
+    assert older != newer
+    receive("eastus", event(repository=repository, digest=older, tag=tag, at=BASE_TIME + timedelta(hours=1)))
+    older_jobs = list(ReplicationJob.objects.filter(state=JobState.QUEUED))
+    receive("canadacentral", event(repository=repository, digest=newer, tag=tag, at=BASE_TIME + timedelta(hours=2)))
+    newer_jobs = list(ReplicationJob.objects.filter(state=JobState.QUEUED).exclude(pk__in=[j.pk for j in older_jobs]))
+    run_queued_jobs(newer_jobs + older_jobs)
+    for name in ("westus", "eastus", "canadacentral"):
+        assert digest_in(deployed_regions[name], repository, tag) == newer, name
+    status = image_status.image_replication_status(registry=geo, repository=repository, reference=tag)
+    assert status["digest"] == newer and {r["status"] for r in status["regions"]} == {"complete"}
+
+
+def test_a_late_event_of_an_older_push_queues_nothing(geo, deployed_regions):
+    repository = f"{geo.name}/app"
+    receive("eastus", event(repository=repository, digest="sha256:" + "b" * 64, tag="1", at=BASE_TIME + timedelta(hours=2)))
+    queued = ReplicationJob.objects.count()
+    receive("westus", event(repository=repository, digest="sha256:" + "c" * 64, tag="1", at=BASE_TIME + timedelta(hours=1)))
+    assert ReplicationJob.objects.count() == queued
+
+
+def test_status_api_refuses_missing_parameters_and_unknown_names(geo, api_client):
+    url = f"/api/v1/registries/{geo.name}/replication-status/"
+    assert api_client.get(url).status_code == 400
+    assert api_client.get(url, {"repository": "app"}).status_code == 400
+    assert api_client.get(url, {"repository": "app", "reference": "nope"}).status_code == 404
+    assert api_client.get("/api/v1/registries/nosuchone/replication-status/",
+                          {"repository": "app", "reference": "1"}).status_code == 404
+
+
+def test_a_replica_with_old_pending_work_is_degraded_until_level(geo, deployed_regions, settings):
+    settings.REPLICATION_DEGRADED_AFTER_SECONDS = 60
+    eastus = deployed_regions["eastus"]
+    row = ImageReplication.objects.create(registry=geo, region=eastus, repository=f"{geo.name}/a", reference="1",
+                                          digest="sha256:" + "d" * 64, pushed_at=timezone.now() - timedelta(minutes=5))
+    image_status.replica_refresh_degraded(registry=geo)
+    replica = Replica.objects.get(registry=geo, region=eastus)
+    assert replica.status == ReplicaStatus.DEGRADED and "1 image" in replica.status_message
+    assert Replica.objects.get(registry=geo, region__name="westus").status == ReplicaStatus.READY
+
+    ImageReplication.objects.filter(pk=row.pk).update(status="complete", completed_at=timezone.now())
+    image_status.replica_refresh_degraded(registry=geo)
+    assert Replica.objects.get(registry=geo, region=eastus).status == ReplicaStatus.READY
+
+
+def test_reconcile_copies_the_union_and_resolves_differences(geo, deployed_regions):
+    westus, eastus, canada = (deployed_regions[n] for n in ("westus", "eastus", "canadacentral"))
+    only_canada = push(canada, geo, 7, repositories=2)  # app00, app01 only there (events lost)
+    repository = f"{geo.name}/app00"
+    home_digest = push(westus, geo, 8)[(repository, "1.0")]  # no event: the home region's wins
+    push(eastus, geo, 9)
+    event_repo = f"{geo.name}/app01"
+    newest = push(eastus, geo, 10, repositories=2)[(event_repo, "1.0")]
+    RegistryEvent.objects.create(region=eastus, registry=geo, event_id="x", action="push", repository=event_repo,
+                                 tag="1.0", digest=newest, timestamp=timezone.now())  # recorded: it wins
+
+    run = reconcile.registry_reconcile(registry=geo)
+    assert run.finished_at and run.regions_checked == ["canadacentral", "eastus", "westus"]
+    assert run.difference_count > 0 and run.jobs_queued
+    problems = {(d["repository"], d["tag"], d["region"]): d["problem"] for d in run.differences}
+    assert problems[(repository, "1.0", "eastus")] == "different"
+    run_queued_jobs()
+
+    for region in (westus, eastus, canada):
+        assert digest_in(region, repository, "1.0") == home_digest
+        assert digest_in(region, event_repo, "1.0") == newest
+        for (repo, tag) in only_canada:
+            assert digest_in(region, repo, tag) is not None
+    again = reconcile.registry_reconcile(registry=geo)
+    assert again.difference_count == 0 and again.jobs_queued == []
+    assert ReconcileRun.objects.filter(registry=geo).count() == 2
+
+
+def test_reconcile_deletes_what_a_lost_delete_left_behind(geo, deployed_regions):
+    westus, eastus = deployed_regions["westus"], deployed_regions["eastus"]
+    (repository, tag), digest = next(iter(push(eastus, geo, 11).items()))
+    push(westus, geo, 11)
+    receive("westus", event(action="delete", repository=repository, digest=digest))
+    ReplicationJob.objects.filter(state=JobState.QUEUED).update(state=JobState.CANCELED)  # the delete was lost
+    with RegistryClient(westus.endpoint) as client:
+        client.delete_manifest(repository, digest)
+    run = reconcile.registry_reconcile(registry=geo)
+    assert {(d["region"], d["problem"]) for d in run.differences} >= {("eastus", "deleted")}
+    run_queued_jobs()
+    assert digest_in(eastus, repository, digest) is None and digest_in(westus, repository, tag) is None
