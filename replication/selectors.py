@@ -13,7 +13,9 @@ from .services.regions import region_availability
 
 
 def registry_list(*, user=None) -> QuerySet[Registry]:
-    return Registry.objects.select_related("sku", "home_region").annotate(region_count=Count("replicas"))
+    # Explicit order: Django ignores Meta.ordering in GROUP BY queries such as this annotation.
+    return (Registry.objects.select_related("sku", "home_region").annotate(region_count=Count("replicas"))
+            .order_by("name"))
 
 
 def registry_monthly_cost(registry: Registry, *, region_count: int | None = None) -> str:

@@ -1,0 +1,220 @@
+"""Portal pages: parse the request, call a service or selector, render.
+
+Every rule lives in the services the REST API calls too, so a refusal reads the same in
+both; a refusal here becomes a message on the page, never an error page.
+"""
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+
+from . import selectors, services
+from .choices import RegionState
+from .exceptions import InvalidInput, NotFound, ServiceError
+from .forms import RegistryCreateForm, ReplicaCreateForm, RoutingForm, SkuChangeForm
+from .maps import MapRegion, render_region_map
+from .models import Region, Registry, Sku
+from .pricing import monthly_cost
+from .services.image_status import registry_image_matrix
+
+# Panels other features add to the overview page; each is shown once its template exists.
+OVERVIEW_PANEL_TEMPLATES = ["replication/_image_matrix.html", "replication/_webhooks.html"]
+
+
+def registry_or_404(name: str) -> Registry:
+    try:
+        return services.registry_get(name=name)
+    except NotFound as error:
+        raise Http404(error.message) from None
+
+
+def existing_templates(names: list[str]) -> list[str]:
+    found = []
+    for name in names:
+        try:
+            get_template(name)
+        except TemplateDoesNotExist:
+            continue
+        found.append(name)
+    return found
+
+
+def parse(form_class, data) -> dict:
+    """The form's cleaned data, or InvalidInput with its first error (shown like a service's refusal)."""
+    form = form_class(data)
+    if form.is_valid():
+        return form.cleaned_data
+    field, errors = next(iter(form.errors.items()))
+    message = errors[0] if field == "__all__" else f"{form.fields[field].label}: {errors[0]}"
+    raise InvalidInput(message, field=field)
+
+
+@dataclass(frozen=True)
+class SkuOption:
+    """One row of the SKU change form: the SKU and what this registry would cost on it."""
+
+    sku: Sku
+    monthly_per_region: Decimal
+    monthly_total: Decimal
+    difference: Decimal
+    is_current: bool
+
+
+def sku_options(*, registry: Registry, region_count: int) -> list[SkuOption]:
+    current = monthly_cost(registry.sku.price_per_day_usd, region_count)
+    options = []
+    for sku in Sku.objects.all():
+        total = monthly_cost(sku.price_per_day_usd, region_count)
+        options.append(SkuOption(sku=sku, monthly_per_region=monthly_cost(sku.price_per_day_usd, 1),
+                                 monthly_total=total, difference=total - current, is_current=sku.pk == registry.sku_id))
+    return options
+
+
+class RegistryListView(LoginRequiredMixin, View):
+    template_name = "replication/registry_list.html"
+
+    def get(self, request):
+        return self.render_page(request, RegistryCreateForm(initial={"sku": "Premium"}))
+
+    def post(self, request):
+        form = RegistryCreateForm(request.POST)
+        if form.is_valid():
+            try:
+                registry = services.registry_create(owner=request.user, **form.cleaned_data)
+            except ServiceError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(request, f"Registry '{registry.name}' created, home {registry.home_region.display_name}.")
+                return redirect("replication:registry-detail", name=registry.name)
+        return self.render_page(request, form, status=400)
+
+    def render_page(self, request, form, status=200):
+        regions = list(Region.objects.all())
+        availability = services.region_availability(regions)
+        form.set_choices(skus=Sku.objects.all(), available_regions=[r for r in regions if availability[r.pk]])
+        registries = [(registry, selectors.registry_monthly_cost(registry))
+                      for registry in selectors.registry_list(user=request.user)]
+        return render(request, self.template_name, {"registries": registries, "form": form}, status=status)
+
+
+class RegistryDetailView(LoginRequiredMixin, View):
+    def get(self, request, name):
+        registry = registry_or_404(name)
+        replicas = selectors.replica_list(registry=registry)
+        return render(request, "replication/registry_detail.html", {
+            "registry": registry,
+            "replicas": replicas,
+            "login_server": selectors.registry_login_server(registry),
+            "monthly_cost": selectors.registry_monthly_cost(registry, region_count=len(replicas)),
+            "sku_options": sku_options(registry=registry, region_count=len(replicas)),
+            "extra_panels": existing_templates(OVERVIEW_PANEL_TEMPLATES),
+            "image_matrix": registry_image_matrix(registry=registry),  # replication/_image_matrix.html
+        })
+
+
+class RegistryReplicationsView(LoginRequiredMixin, View):
+    """The map: one hexagon per region, popups with the actions that region allows."""
+
+    def get(self, request, name):
+        registry = registry_or_404(name)
+        region_views = selectors.registry_map_state(registry=registry)
+        replicas = [view.replica for view in region_views if view.replica]
+        added_cost = monthly_cost(registry.sku.price_per_day_usd, 1)
+        total_cost = monthly_cost(registry.sku.price_per_day_usd, len(replicas))
+        popup = get_template("replication/_region_popup.html")
+        map_regions = [
+            MapRegion(
+                name=view.region.name,
+                display_name=view.region.display_name,
+                latitude=view.region.latitude,
+                longitude=view.region.longitude,
+                state=view.state,
+                tooltip=view.region.display_name + (" (home)" if view.region.pk == registry.home_region_id else ""),
+                popup_html=popup.render({
+                    "view": view, "registry": registry, "is_home": view.region.pk == registry.home_region_id,
+                    "added_cost": added_cost, "total_after": total_cost + added_cost, "next": request.path,
+                }, request),
+            )
+            for view in region_views
+        ]
+        return render(request, "replication/registry_replications.html", {
+            "registry": registry,
+            "replicas": replicas,
+            "region_map": render_region_map(map_regions, static_url=static("")),
+            "monthly_cost": total_cost,
+            "available_count": sum(view.state == RegionState.AVAILABLE for view in region_views),
+        })
+
+
+class RegistryActionView(LoginRequiredMixin, View):
+    """A POST that calls one service, then returns to the page it came from with a message."""
+
+    http_method_names = ["post"]
+    default_back = "replication:registry-replications"
+
+    def perform(self, request, registry, **kwargs) -> str:
+        """Call the service; return the success message (a ServiceError becomes the error message)."""
+        raise NotImplementedError
+
+    def post(self, request, name, **kwargs):
+        try:
+            registry = services.registry_get(name=name)
+        except NotFound as error:  # deleted since the page was loaded
+            messages.error(request, error.message)
+            return redirect("replication:registry-list")
+        try:
+            messages.success(request, self.perform(request, registry, **kwargs))
+        except ServiceError as error:
+            messages.error(request, error.message)
+        return redirect(self.back_url(request, registry))
+
+    def back_url(self, request, registry) -> str:
+        back = request.POST.get("next", "")
+        if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+            return back
+        return reverse(self.default_back, kwargs={"name": registry.name})
+
+
+class ReplicaCreateView(RegistryActionView):
+    def perform(self, request, registry):
+        replica, _job = services.replica_create(registry=registry, region=parse(ReplicaCreateForm, request.POST)["region"])
+        return f"Replica in {replica.region.display_name} created; its initial sync is queued."
+
+
+class ReplicaDeleteView(RegistryActionView):
+    def perform(self, request, registry, region):
+        replica = services.replica_get(registry=registry, region=region)
+        services.replica_delete(replica=replica)
+        return f"Replica in {replica.region.display_name} is being deleted."
+
+
+class ReplicaRoutingView(RegistryActionView):
+    def perform(self, request, registry, region):
+        enabled = parse(RoutingForm, request.POST)["enabled"]
+        replica = services.replica_set_endpoint_enabled(
+            replica=services.replica_get(registry=registry, region=region), enabled=enabled)
+        state = "on" if enabled else "off"
+        return f"Routing to {replica.region.display_name} is {state}."
+
+
+class RegistrySkuChangeView(RegistryActionView):
+    default_back = "replication:registry-detail"
+
+    def perform(self, request, registry):
+        region_count = registry.replicas.count()
+        before_sku, before_cost = registry.sku.name, monthly_cost(registry.sku.price_per_day_usd, region_count)
+        registry = services.registry_change_sku(registry=registry, sku=parse(SkuChangeForm, request.POST)["sku"])
+        after_cost = monthly_cost(registry.sku.price_per_day_usd, region_count)
+        if registry.sku.name == before_sku:
+            return f"The SKU is already {before_sku}; nothing changed."
+        return (f"SKU changed from {before_sku} to {registry.sku.name}: "
+                f"${before_cost:,} → ${after_cost:,} a month for {region_count} region(s).")
