@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from .models import Region, Registry, Replica, ReplicationJob, Sku
+from .models import (
+    ImageReplication,
+    ReconcileRun,
+    Region,
+    Registry,
+    RegistryEvent,
+    Replica,
+    ReplicationJob,
+    Sku,
+    Webhook,
+    WebhookDelivery,
+)
 
 
 @admin.register(Region)
@@ -39,7 +50,6 @@ class ReplicationJobAdmin(admin.ModelAdmin):
 
 
 # Regional webhooks (rules live in services/webhooks.py: the admin only toggles `enabled`; the secret is never shown)
-from .models import Webhook, WebhookDelivery  # noqa: E402
 
 
 @admin.register(Webhook)
@@ -62,3 +72,26 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(RegistryEvent)
+class RegistryEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "region", "registry", "action", "repository", "tag", "digest", "from_replication",
+                    "timestamp", "processed_at"]
+    list_filter = ["action", "from_replication", "region"]
+    search_fields = ["repository", "tag", "digest"]
+    readonly_fields = [f.name for f in RegistryEvent._meta.fields]
+
+
+@admin.register(ImageReplication)
+class ImageReplicationAdmin(admin.ModelAdmin):
+    list_display = ["registry", "region", "repository", "reference", "digest", "status", "pushed_at", "completed_at"]
+    list_filter = ["status", "region"]
+    search_fields = ["repository", "reference", "digest"]
+    readonly_fields = [f.name for f in ImageReplication._meta.fields]
+
+
+@admin.register(ReconcileRun)
+class ReconcileRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "started_at", "finished_at"]
+    readonly_fields = [f.name for f in ReconcileRun._meta.fields]

@@ -127,3 +127,27 @@ WEBHOOK_DELIVERY_STATE_COLOURS = {
     WebhookDeliveryState.SUCCEEDED: "#1a7f37",  # green
     WebhookDeliveryState.FAILED: "#cf222e",  # red
 }
+
+
+class ImageReplicationStatus(models.TextChoices):
+    """Where one image stands in one region (the ECR DescribeImageReplicationStatus vocabulary)."""
+
+    PENDING = "pending", "Pending"
+    COMPLETE = "complete", "Complete"
+    FAILED = "failed", "Failed"
+
+    @property
+    def colour(self) -> str:
+        return IMAGE_REPLICATION_STATUS_COLOURS[self]
+
+
+IMAGE_REPLICATION_STATUS_COLOURS = {
+    ImageReplicationStatus.PENDING: "#bf8700",  # amber
+    ImageReplicationStatus.COMPLETE: "#1a7f37",  # green
+    ImageReplicationStatus.FAILED: "#cf222e",  # red
+}
+
+
+class RegistryEventAction(models.TextChoices):
+    PUSH = "push", "Push"
+    DELETE = "delete", "Delete"

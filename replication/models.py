@@ -4,7 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
-from .choices import JobKind, JobState, ReplicaStatus, SkuTier, WebhookAction, WebhookDeliveryState
+from .choices import (
+    ImageReplicationStatus,
+    JobKind,
+    JobState,
+    RegistryEventAction,
+    ReplicaStatus,
+    SkuTier,
+    WebhookAction,
+    WebhookDeliveryState,
+)
 
 
 class Region(models.Model):
@@ -196,30 +205,6 @@ class WebhookDelivery(models.Model):
 
 
 # Continuous replication
-
-
-class ImageReplicationStatus(models.TextChoices):
-    """Where one image stands in one region (the ECR DescribeImageReplicationStatus vocabulary)."""
-
-    PENDING = "pending", "Pending"
-    COMPLETE = "complete", "Complete"
-    FAILED = "failed", "Failed"
-
-    @property
-    def colour(self) -> str:
-        return IMAGE_REPLICATION_STATUS_COLOURS[self]
-
-
-IMAGE_REPLICATION_STATUS_COLOURS = {
-    ImageReplicationStatus.PENDING: "#bf8700",  # amber
-    ImageReplicationStatus.COMPLETE: "#1a7f37",  # green
-    ImageReplicationStatus.FAILED: "#cf222e",  # red
-}
-
-
-class RegistryEventAction(models.TextChoices):
-    PUSH = "push", "Push"
-    DELETE = "delete", "Delete"
 
 
 class RegistryEvent(models.Model):

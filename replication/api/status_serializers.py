@@ -1,7 +1,7 @@
 """Shapes of the continuous-replication API bodies (event intake answers, per-image status)."""
 from rest_framework import serializers
 
-from ..models import ImageReplicationStatus
+from ..choices import ImageReplicationStatus
 
 
 class EventIntakeResultSerializer(serializers.Serializer):

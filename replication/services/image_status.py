@@ -8,16 +8,20 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from ..choices import JobKind, JobState, ReplicaStatus
+from ..choices import (
+    IMAGE_REPLICATION_STATUS_COLOURS,
+    ImageReplicationStatus,
+    JobKind,
+    JobState,
+    RegistryEventAction,
+    ReplicaStatus,
+)
 from ..exceptions import InvalidInput, NotFound
 from ..models import (
-    IMAGE_REPLICATION_STATUS_COLOURS,
     ImageReplication,
-    ImageReplicationStatus,
     Region,
     Registry,
     RegistryEvent,
-    RegistryEventAction,
     Replica,
     ReplicationJob,
 )

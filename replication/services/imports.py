@@ -217,7 +217,8 @@ def import_fan_out(*, job: ReplicationJob, result: CopyResult) -> int:
     Our engine's own pushes are notified with its User-Agent and never fan out (services/events.py),
     so the import records the push itself, once per tag, and hands it to the event fan-out.
     """
-    from ..models import RegistryEvent, RegistryEventAction
+    from ..choices import RegistryEventAction
+    from ..models import RegistryEvent
     from .events import event_fan_out_push
 
     now = timezone.now()

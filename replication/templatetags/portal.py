@@ -8,19 +8,24 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from ..choices import (
+    IMAGE_REPLICATION_STATUS_COLOURS,
     JOB_STATE_COLOURS,
     REGION_STATE_COLOURS,
     REPLICA_STATUS_COLOURS,
+    WEBHOOK_DELIVERY_STATE_COLOURS,
+    ImageReplicationStatus,
     JobState,
     RegionState,
     ReplicaStatus,
+    WebhookDeliveryState,
 )
 
 register = template.Library()
 
 # The enumerations whose values can be shown as a badge, in the order a value is looked up.
 _BADGE_CHOICES = [(ReplicaStatus, REPLICA_STATUS_COLOURS), (RegionState, REGION_STATE_COLOURS),
-                  (JobState, JOB_STATE_COLOURS)]
+                  (JobState, JOB_STATE_COLOURS), (ImageReplicationStatus, IMAGE_REPLICATION_STATUS_COLOURS),
+                  (WebhookDeliveryState, WEBHOOK_DELIVERY_STATE_COLOURS)]
 _DARK_TEXT, _LIGHT_TEXT = "#1f2328", "#ffffff"
 
 
