@@ -15,6 +15,8 @@ urlpatterns = [
     path("registries/<str:name>/replications/create/", views.ReplicaCreateView.as_view(), name="replica-create"),
     path("registries/<str:name>/replications/<str:region>/delete/", views.ReplicaDeleteView.as_view(),
          name="replica-delete"),
+    path("registries/<str:name>/replications/<str:region>/sync/", views.ReplicaSyncView.as_view(),
+         name="replica-sync"),
     path("registries/<str:name>/replications/<str:region>/routing/", views.ReplicaRoutingView.as_view(),
          name="replica-routing"),
 ]

@@ -197,6 +197,13 @@ class ReplicaDeleteView(RegistryActionView):
         return f"Replica in {replica.region.display_name} is being deleted."
 
 
+class ReplicaSyncView(RegistryActionView):
+    def perform(self, request, registry, region):
+        replica = services.replica_get(registry=registry, region=region)
+        services.replica_resync(replica=replica)
+        return f"A full sync of {replica.region.display_name} is queued."
+
+
 class ReplicaRoutingView(RegistryActionView):
     def perform(self, request, registry, region):
         enabled = parse(RoutingForm, request.POST)["enabled"]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("registries/<str:name>/", views.RegistryDetailView.as_view(), name="registry-detail"),
     path("registries/<str:name>/replicas/", views.ReplicaListView.as_view(), name="replica-list"),
     path("registries/<str:name>/replicas/<str:region>/", views.ReplicaDetailView.as_view(), name="replica-detail"),
+    path("registries/<str:name>/replicas/<str:region>/sync/", views.ReplicaSyncView.as_view(), name="replica-sync"),
     path("registries/<str:name>/endpoints/", views.RegistryEndpointsView.as_view(), name="registry-endpoints"),
     path("registries/<str:name>/import/", imports.ImportView.as_view(), name="registry-import"),
     path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job-detail"),

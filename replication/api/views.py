@@ -128,6 +128,15 @@ class ReplicaDetailView(APIView):
                         status=status.HTTP_202_ACCEPTED)
 
 
+class ReplicaSyncView(APIView):
+    @extend_schema(request=None, responses={202: JobSerializer})
+    def post(self, request, name, region):
+        replica = services.replica_get(registry=services.registry_get(name=name), region=region)
+        job = services.replica_resync(replica=replica)
+        data = JobSerializer(job, context={"request": request}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+
+
 class RegistryEndpointsView(APIView):
     @extend_schema(responses=EndpointsSerializer)
     def get(self, request, name):

@@ -1,7 +1,7 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..choices import JobKind, ReplicaStatus
+from ..choices import JobKind, JobState, ReplicaStatus
 from ..exceptions import Conflict, NotFound
 from ..models import Registry, Replica, ReplicationJob
 from ..queues import region_queue
@@ -76,3 +76,26 @@ def replica_delete(*, replica: Replica) -> None:
             lambda: delete_replica.apply_async(kwargs={"replica_id": replica.pk},
                                                queue=region_queue(replica.region.name))
         )
+
+
+def replica_resync(*, replica: Replica) -> ReplicationJob:
+    """Queue a full sync of a replica again (after a failure, or to check it is level); one at a time."""
+    if replica.is_home:
+        raise Conflict(f"The home replica in '{replica.region.name}' is the source of every sync; "
+                       "there is nothing to copy into it.")
+    if replica.status == ReplicaStatus.DELETING:
+        raise Conflict(f"The replica in '{replica.region.name}' is being deleted.")
+    if not region_is_available(replica.region):
+        raise Conflict(f"Region '{replica.region.name}' is not available: no data plane answers there.")
+    with transaction.atomic():
+        busy = ReplicationJob.objects.filter(replica=replica, kind__in=[JobKind.INITIAL, JobKind.RECONCILE],
+                                             state__in=[JobState.QUEUED, JobState.RUNNING])
+        if busy.select_for_update().exists():
+            raise Conflict(f"A sync of the replica in '{replica.region.name}' is already queued or running.")
+        Replica.objects.filter(pk=replica.pk).update(
+            status=ReplicaStatus.SYNCING, status_message="Waiting for the sync.", status_changed_at=timezone.now())
+        job = ReplicationJob.objects.create(replica=replica, registry=replica.registry, region=replica.region,
+                                            kind=JobKind.RECONCILE)
+        job_enqueue(job)
+    replica.status = ReplicaStatus.SYNCING
+    return job

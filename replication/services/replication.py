@@ -134,7 +134,7 @@ def replication_job_retry_later(*, job_id: int, error: str, countdown: float) ->
 def replication_job_fail(*, job_id: int, error: str) -> None:
     job_transition(job_id=job_id, to=JobState.FAILED, error=error)
     job = ReplicationJob.objects.get(pk=job_id)
-    if job.replica_id and job.kind == JobKind.INITIAL:
+    if job.replica_id and job.kind in (JobKind.INITIAL, JobKind.RECONCILE):  # whole-replica syncs
         replica_set_status(replica_id=job.replica_id, status=ReplicaStatus.FAILED, message=error)
     if job.kind == JobKind.EVENT:
         image_status_job_failed(job_id=job_id, error=error)

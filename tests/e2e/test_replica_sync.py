@@ -169,3 +169,13 @@ def test_unreachable_region_fails_after_retries_with_the_reason(api_client, cont
     assert "Cannot reach" in replica.status_message and "gave up after" in replica.status_message
     job = ReplicationJob.objects.get(region__name="eastus")
     assert job.state == JobState.FAILED and job.attempts >= 2
+
+    # The region is back: "Sync again" brings the failed replica level.
+    doomed.start()
+    try:
+        response = api_client.post("/api/v1/registries/contoso/replicas/eastus/sync/")
+        assert response.status_code == 202, response.content
+        wait_for_replica(api_client, "eastus")
+        assert tag_digests(doomed.url, "contoso/") == tag_digests(region_registries["westus"].url, "contoso/")
+    finally:
+        doomed.stop()

@@ -145,3 +145,16 @@ def test_openapi_schema_and_offline_docs(api_client, catalog):
     assert "/api/v1/registries/{name}/replicas/" in paths and "/api/v1/jobs/{id}/" in paths
     docs = api_client.get("/api/docs/").content.decode()
     assert "swagger-ui" in docs and "https://" not in docs and "http://" not in docs
+
+
+def test_sync_again_answers_202_with_a_job_or_409(api_client, contoso):
+    url = "/api/v1/registries/contoso/replicas/"
+    created = api_client.post(url, {"region": "eastus"}, format="json").json()
+    busy = api_client.post(url + "eastus/sync/")
+    assert busy.status_code == 409 and "already queued" in busy.json()["detail"]
+    ReplicationJob.objects.filter(pk=created["latest_job"]["id"]).update(state="failed")
+    response = api_client.post(url + "eastus/sync/")
+    assert response.status_code == 202 and response.json()["state"] == "queued"
+    assert response["Location"] == response.json()["url"]
+    assert api_client.post(url + "westus/sync/").status_code == 409
+    assert api_client.post(url + "japaneast/sync/").status_code == 404

@@ -178,3 +178,25 @@ def test_downgrade_below_the_webhook_count_is_refused(premium):
     with pytest.raises(Conflict, match="Basic SKU allows 2 webhooks"):
         services.registry_change_sku(registry=premium, sku="Basic")
     assert Registry.objects.get().sku.name == "Premium"
+
+
+def test_resync_queues_one_full_sync_at_a_time(premium):
+    replica, first = services.replica_create(registry=premium, region="eastus")
+    with pytest.raises(Conflict, match="already queued or running"):
+        services.replica_resync(replica=replica)
+    services.job_transition(job_id=first.pk, to=JobState.RUNNING)
+    services.job_transition(job_id=first.pk, to=JobState.FAILED, error="boom")
+    Replica.objects.filter(pk=replica.pk).update(status=ReplicaStatus.FAILED)
+    job = services.replica_resync(replica=replica)
+    assert job.state == JobState.QUEUED and job.kind == JobKind.RECONCILE
+    assert Replica.objects.get(pk=replica.pk).status == ReplicaStatus.SYNCING
+
+
+def test_resync_of_home_or_deleting_replica_is_refused(premium):
+    with pytest.raises(Conflict, match="source of every sync"):
+        services.replica_resync(replica=premium.replicas.get())
+    replica, job = services.replica_create(registry=premium, region="eastus")
+    services.job_transition(job_id=job.pk, to=JobState.CANCELED)
+    services.replica_delete(replica=replica)
+    with pytest.raises(Conflict, match="being deleted"):
+        services.replica_resync(replica=Replica.objects.get(pk=replica.pk))

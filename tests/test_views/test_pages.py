@@ -408,3 +408,14 @@ def test_actions_return_to_the_page_they_came_from_but_never_off_site(signed_in,
     assert response["Location"] == "/registries/contoso/"
     response = signed_in.post(url, {"enabled": "true", "next": "https://evil.example/"})
     assert response["Location"] == "/registries/contoso/replications/"
+
+
+def test_sync_again_queues_a_full_sync_of_a_failed_replica(signed_in, contoso_with_replicas):
+    page = signed_in.get("/registries/contoso/replications/").content.decode()
+    assert "/registries/contoso/replications/canadacentral/sync/" in page, "failed replicas offer Sync again"
+    assert "/registries/contoso/replications/eastus/sync/" not in page, "not while a sync is running"
+    response = signed_in.post("/registries/contoso/replications/canadacentral/sync/", follow=True)
+    assert page_messages(response) == ["A full sync of Canada Central is queued."]
+    assert Replica.objects.get(region__name="canadacentral").status == ReplicaStatus.SYNCING
+    response = signed_in.post("/registries/contoso/replications/canadacentral/sync/", follow=True)
+    assert page_messages(response) == ["A sync of the replica in 'canadacentral' is already queued or running."]
