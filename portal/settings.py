@@ -120,6 +120,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
         # Otherwise kombu keeps its fanout bookkeeping in ./control of whatever folder it was started in.
         "control_folder": str(CELERY_BROKER_FOLDER / "control"),
+        # The default 1 s poll adds up to a second per hop (portal queue, then region queue) to every copy.
+        "polling_interval": 0.2,
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
