@@ -26,6 +26,8 @@ from .client import DigestMismatchError, Manifest, RegistryClient, RegistryError
 from .constants import FOREIGN_LAYER_MEDIA_TYPES, IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES
 
 PROGRESS_INTERVAL = 0.5  # seconds between on_progress calls
+PROGRESS_BYTES = 1 << 20  # a transfer counts its bytes once per MiB, not once per socket read
+READ_AHEAD_CHUNKS = 16  # per transfer, of at most READ_SIZE (256 KiB) each: 4 MiB in flight at most
 
 
 class CopyError(Exception):
@@ -99,16 +101,33 @@ def copy_registry(
         return repository if target_prefix is None else target_prefix + repository[len(repository_prefix):]
 
     repositories = list(source.catalog(repository_prefix))
+    # A repository missing from the target's catalog holds nothing there (Distribution lists a
+    # repository as soon as it has a blob): no HEADs for its tags, child manifests or blobs.
+    # Without a catalog (a registry may refuse it) every one of them is checked.
+    in_target = _target_catalog(target, repository_prefix if target_prefix is None else target_prefix)
+    empty = frozenset() if in_target is None else frozenset(map(target_name, repositories)) - in_target
     with ThreadPoolExecutor(max(1, concurrency)) as pool:
         source_tags = list(pool.map(source.tags, repositories))
         # One tag list per target repository spares a HEAD per tag the target does not have.
-        target_tags = list(pool.map(target.tags, map(target_name, repositories)))
+        target_tags = list(pool.map(lambda name: [] if name in empty else target.tags(name),
+                                    map(target_name, repositories)))
     images = []
     known_tags: dict[str, set[str]] = {}
     for repository, tags, present in zip(repositories, source_tags, target_tags):
         known_tags[target_name(repository)] = set(present)
         images += [ImageRef(repository, tag, target_name(repository)) for tag in tags]
-    return _copy(source, target, images, concurrency, on_progress, started, missing_ok=True, known_tags=known_tags)
+    return _copy(source, target, images, concurrency, on_progress, started, missing_ok=True, known_tags=known_tags,
+                 empty=empty)
+
+
+def _target_catalog(target: RegistryClient, prefix: str) -> frozenset[str] | None:
+    """The target's repositories under prefix, or None when it will not list them."""
+    try:
+        return frozenset(target.catalog(prefix))
+    except RegistryError as error:
+        if error.status_code in (401, 403, 404, 405):
+            return None
+        raise
 
 
 def copy_images(
@@ -170,7 +189,8 @@ class _Plan:
 
 
 def _plan_image(
-    source: RegistryClient, target: RegistryClient, image: ImageRef, missing_ok: bool, known_tags: set[str] | None
+    source: RegistryClient, target: RegistryClient, image: ImageRef, missing_ok: bool, known_tags: set[str] | None,
+    empty: frozenset[str] = frozenset(),
 ) -> _Plan:
     """What copying one image needs; known_tags (the target repository's tags, if listed)
     spares a HEAD for each tag the target does not have at all."""
@@ -195,11 +215,11 @@ def _plan_image(
             wanted.append(tag)
     if tags and not wanted:
         return plan
-    if not tags and target.head_manifest(repository, manifest.digest) is not None:
+    if not tags and repository not in empty and target.head_manifest(repository, manifest.digest) is not None:
         plan.manifests_skipped += 1
         return plan
     try:
-        _plan_manifest(source, target, image.repository, repository, manifest, wanted, plan)
+        _plan_manifest(source, target, image.repository, repository, manifest, wanted, plan, empty)
     except _Uncopyable as why:
         plan.manifests.clear()
         plan.skipped_images.append(f"{image.repository}:{image.reference} ({why})")
@@ -218,6 +238,7 @@ def _plan_manifest(
     manifest: Manifest,
     tags: list[str],
     plan: _Plan,
+    empty: frozenset[str] = frozenset(),
 ) -> None:
     document = json.loads(manifest.body)
     media_type = manifest.media_type or document.get("mediaType", "")
@@ -226,14 +247,14 @@ def _plan_manifest(
         for child in document.get("manifests", []):
             if (repository, child["digest"]) in plan.manifests:
                 node.children.append(child["digest"])
-            elif target.head_manifest(repository, child["digest"]) is None:
+            elif repository in empty or target.head_manifest(repository, child["digest"]) is None:
                 try:
                     child_manifest = source.get_manifest(source_repository, child["digest"])  # verified
                 except RegistryError as error:
                     if error.status_code == 404:
                         raise _Uncopyable(f"its child manifest {child['digest']} is missing in the source") from error
                     raise
-                _plan_manifest(source, target, source_repository, repository, child_manifest, [], plan)
+                _plan_manifest(source, target, source_repository, repository, child_manifest, [], plan, empty)
                 node.children.append(child["digest"])
             else:
                 plan.manifests_skipped += 1
@@ -256,14 +277,16 @@ class _BlobTask:
     mount_into: list[str]
 
 
-def _plan_blobs(target: RegistryClient, plan: _Plan, pool: ThreadPoolExecutor) -> tuple[list[_BlobTask], int]:
+def _plan_blobs(
+    target: RegistryClient, plan: _Plan, pool: ThreadPoolExecutor, empty: frozenset[str] = frozenset()
+) -> tuple[list[_BlobTask], int]:
     """One task per missing digest: upload it once, mount it everywhere else it is needed."""
     needed: dict[tuple[str, str], tuple[int, str]] = {}  # (target repo, digest) -> (size, source repo)
     for node in plan.manifests.values():
         for digest, size in node.blobs:
             needed.setdefault((node.repository, digest), (size, node.source_repository))
     pairs = list(needed)
-    present = dict(zip(pairs, pool.map(lambda pair: target.blob_exists(*pair), pairs)))
+    present = dict(zip(pairs, pool.map(lambda pair: pair[0] not in empty and target.blob_exists(*pair), pairs)))
     by_digest: dict[str, dict] = {}
     for (repository, digest), (size, source_repository) in needed.items():
         entry = by_digest.setdefault(digest, {"size": size, "source": source_repository, "have": [], "missing": []})
@@ -385,6 +408,50 @@ def _run_graph(tasks: list[_Task], concurrency: int) -> None:
         raise state["error"]
 
 
+def _read_ahead(chunks: Iterator[bytes], depth: int = READ_AHEAD_CHUNKS) -> Iterator[bytes]:
+    """Iterate chunks on a helper thread, at most `depth` chunks ahead of the consumer.
+
+    The source read and the hash then overlap the target write instead of taking turns with
+    it; memory stays bounded by depth chunks whatever the blob's size. An exception of the
+    reader (a corrupt blob) is raised in the consumer, which aborts the upload.
+    """
+    ahead: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(end)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            put(error)
+
+    reader = threading.Thread(target=pump, name="oci-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()  # the consumer stopped early (the upload failed): let the reader go
+        reader.join()
+
+
 def _verified_chunks(response, digest: str, size: int, where: str, on_bytes: Callable[[int], None]) -> Iterator[bytes]:
     """Pass the blob through in chunks, hashing as it goes.
 
@@ -394,10 +461,14 @@ def _verified_chunks(response, digest: str, size: int, where: str, on_bytes: Cal
     hasher = new_hasher(digest)
     received = 0
     held = None
-    for chunk in response.iter_raw():  # as read from the socket (up to 64 KiB): re-chunking only copies
+    unreported = 0  # passed on but not yet counted
+    for chunk in response.iter_raw():  # as read from the socket (up to READ_SIZE): re-chunking only copies
         if held is not None:
             yield held
-            on_bytes(len(held))
+            unreported += len(held)
+            if unreported >= PROGRESS_BYTES:
+                on_bytes(unreported)
+                unreported = 0
         hasher.update(chunk)
         received += len(chunk)
         if received > size:
@@ -411,7 +482,9 @@ def _verified_chunks(response, digest: str, size: int, where: str, on_bytes: Cal
         )
     if held is not None:
         yield held
-        on_bytes(len(held))
+        unreported += len(held)
+    if unreported:
+        on_bytes(unreported)
 
 
 def _copy(
@@ -424,19 +497,20 @@ def _copy(
     *,
     missing_ok: bool,
     known_tags: dict[str, set[str]],
+    empty: frozenset[str] = frozenset(),
 ) -> CopyResult:
     concurrency = max(1, concurrency)
     plan = _Plan()
     with ThreadPoolExecutor(concurrency) as pool:
         plans = pool.map(
             lambda image: _plan_image(
-                source, target, image, missing_ok, known_tags.get(image.target_repository or image.repository)
+                source, target, image, missing_ok, known_tags.get(image.target_repository or image.repository), empty
             ),
             images,
         )
         for image_plan in plans:
             plan.merge(image_plan)
-        blob_tasks, blobs_skipped = _plan_blobs(target, plan, pool)
+        blob_tasks, blobs_skipped = _plan_blobs(target, plan, pool, empty)
 
     result = CopyResult(
         progress=CopyProgress(
@@ -456,7 +530,7 @@ def _copy(
         where = f"{source.base_url}/{task.source_repository}"
         with source.open_blob(task.source_repository, task.digest) as response:
             chunks = _verified_chunks(response, task.digest, task.size, where, lambda n: tracker.add(bytes_done=n))
-            target.upload_blob(repository, task.digest, chunks, task.size)
+            target.upload_blob(repository, task.digest, _read_ahead(chunks), task.size)
         tracker.add(blobs_done=1, counts={"blobs_uploaded": 1, "bytes_uploaded": task.size})
 
     def copy_blob(task: _BlobTask) -> None:
