@@ -117,7 +117,7 @@ def replication_job_run(*, job_id: int) -> JobState | None:
         blobs_total=progress.blobs_total, blobs_done=progress.blobs_done,
         bytes_total=progress.bytes_total, bytes_done=progress.bytes_done,
     )
-    if job.kind != JobKind.EVENT:  # one image says nothing of the whole replica: image_status owns that
+    if job.kind not in (JobKind.EVENT, JobKind.IMPORT):  # one image says nothing of the whole replica
         replica_set_status(replica_id=replica.pk, status=ReplicaStatus.READY,
                            message=f"In sync with {source}.", last_synced_at=timezone.now())
     return JobState.SUCCEEDED
@@ -126,7 +126,7 @@ def replication_job_run(*, job_id: int) -> JobState | None:
 def replication_job_retry_later(*, job_id: int, error: str, countdown: float) -> None:
     if job_transition(job_id=job_id, to=JobState.QUEUED, error=f"{error} (retrying in {countdown:.0f} s)"):
         job = ReplicationJob.objects.get(pk=job_id)
-        if job.replica_id and job.kind != JobKind.EVENT:
+        if job.replica_id and job.kind not in (JobKind.EVENT, JobKind.IMPORT):
             replica_set_status(replica_id=job.replica_id, status=ReplicaStatus.SYNCING,
                                message=f"Attempt {job.attempts} failed: {error}. Retrying in {countdown:.0f} s.")
 

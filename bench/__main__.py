@@ -1,0 +1,16 @@
+"""`python -m bench [options]` runs the copy benchmark; `python -m bench lag ...` the lag benchmark."""
+import sys
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["lag"]:
+        from bench import lag
+
+        return lag.main(argv[1:]) or 0
+    from bench import copy_bench
+
+    return copy_bench.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

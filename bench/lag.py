@@ -1,0 +1,228 @@
+"""`python -m bench lag`: push → present in every other region, over the whole event path.
+
+Four local Distribution registries (westus home + three replicas) notify a portal started
+here (`manage.py runserver`), and one `celery worker` consumes the portal queue and every
+region's queue, all on a temporary SQLite database and filesystem broker. Distinct images are
+pushed with skopeo (as a user would: our own engine's pushes are not fanned out) to rotating
+regions, one at a time; the lag of a push is the time from skopeo's exit to the moment a HEAD
+of the tag answers with its digest in every other region (polled). Prints median and worst.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+REGIONS = ["westus", "eastus", "canadacentral", "westeurope"]  # the first is home
+ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench lag", description=__doc__.splitlines()[0])
+    parser.add_argument("--pushes", type=int, default=24, help="distinct images pushed (at least 20)")
+    parser.add_argument("--layer-kib", type=int, default=1024, help="size of each image's own layer")
+    parser.add_argument("--concurrency", type=int, default=4, help="celery worker processes")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for one push to arrive")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
+    return parser.parse_args(argv)
+
+
+def free_port() -> int:
+    from replication.dataplane import find_free_port
+
+    return find_free_port()
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+class LagBench:
+    def __init__(self, directory: Path, args):
+        self.directory = directory
+        self.args = args
+        self.portal_port = free_port()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "GEOREGISTRY_VAR_DIR": str(directory),
+            "DATABASE_URL": f"sqlite:///{directory / 'portal.sqlite3'}",
+            "CELERY_BROKER_URL": "filesystem://",
+            "CELERY_BROKER_FOLDER": str(directory / "broker"),
+            "PORTAL_BASE_URL": f"http://127.0.0.1:{self.portal_port}",
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.pop("PYTEST_VERSION", None)
+        self.children: list[subprocess.Popen] = []
+        self.registries = {}
+        self.scratch = None
+
+    # ---- setup -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        self.spawn("portal", [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
+                              f"127.0.0.1:{self.portal_port}"])
+        wait_until(lambda: self.answers(f"http://127.0.0.1:{self.portal_port}/api/v1/skus/"), 60, "the portal")
+        self.start_registries()
+        from replication.queues import PORTAL_QUEUE, region_queue
+
+        queues = ",".join([PORTAL_QUEUE, *(region_queue(n) for n in REGIONS)])
+        log = self.spawn("worker", [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queues,
+                                    "-c", str(self.args.concurrency), "--loglevel", "INFO", "--without-gossip",
+                                    "--without-mingle", "--without-heartbeat", "-n", f"lag-{os.getpid()}@localhost"])
+        wait_until(lambda: b"ready." in log.read_bytes(), 60, "the celery worker")
+        self.create_registry()
+
+    def spawn(self, name: str, argv: list[str]) -> Path:
+        log = self.directory / f"{name}.log"
+        handle = open(log, "ab")
+        self.children.append(subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+                                              start_new_session=True))
+        return log
+
+    @staticmethod
+    def answers(url: str) -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    def start_registries(self) -> None:
+        from replication.dataplane import DistributionProcess
+        from replication.local_fleet import local_region_process
+        from replication.services.regions import region_set_endpoint
+
+        for name in REGIONS:
+            # index 0 with a free port: consecutive ports may be taken here, any free one will do.
+            process = local_region_process(name, index=0, base_port=free_port(), root=self.directory / "regions",
+                                           portal_url=f"http://127.0.0.1:{self.portal_port}")
+            process.start()
+            self.registries[name] = process
+            region_set_endpoint(name=name, endpoint=process.url)
+        self.scratch = DistributionProcess("scratch", port=free_port(), storage_dir=self.directory / "scratch",
+                                           http_secret="scratch")
+        self.scratch.start()
+
+    def create_registry(self) -> None:
+        from replication.choices import ReplicaStatus
+        from replication.models import Replica
+        from replication.services import registry_create, replica_create
+
+        self.registry = registry_create(name="lagbench", sku="Premium", home_region=REGIONS[0])
+        for name in REGIONS[1:]:
+            replica_create(registry=self.registry, region=name)
+        wait_until(lambda: Replica.objects.filter(registry=self.registry, status=ReplicaStatus.READY).count()
+                   == len(REGIONS), 120, "the replicas to be ready")
+
+    # ---- the measurement -------------------------------------------------------------------
+
+    def images(self) -> list[tuple[str, str]]:
+        """Distinct single-platform images in the scratch registry: [(repository, tag)]."""
+        from replication.oci.client import RegistryClient
+        from replication.oci.corpus import KiB, build_corpus, push_corpus
+
+        corpus = build_corpus(77, repositories=self.args.pushes, tags_per_repo=1, multi_platform_repositories=0,
+                              shared_base_layers=1, base_layer_size=2048 * KiB,
+                              unique_layer_size=self.args.layer_kib * KiB)
+        with RegistryClient(self.scratch.url) as client:
+            pushed = push_corpus(client, corpus, "src/", concurrency=8)
+        return sorted({repository: tag for repository, tag in pushed if tag != "latest"}.items())
+
+    def digest(self, process, repository: str, reference: str) -> str | None:
+        response = self.http.head(f"{process.url}/v2/{repository}/manifests/{reference}", headers={"Accept": ACCEPT})
+        return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None
+
+    def measure(self) -> list[tuple[str, str, float]]:
+        results = []
+        self.http = httpx.Client(timeout=10)
+        rotation = REGIONS[1:] + REGIONS[:1]  # non-home regions first
+        for number, (source, tag) in enumerate(self.images()):
+            region = rotation[number % len(rotation)]
+            process = self.registries[region]
+            target = f"lagbench/{source.removeprefix('src/')}"
+            subprocess.run(["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+                            f"docker://{self.scratch.url.removeprefix('http://')}/{source}:{tag}",
+                            f"docker://{process.url.removeprefix('http://')}/{target}:{tag}"],
+                           check=True, capture_output=True, timeout=120)
+            pushed_at = time.perf_counter()
+            digest = self.digest(process, target, tag)
+            others = [p for name, p in self.registries.items() if name != region]
+            waiting = set(range(len(others)))
+            deadline = pushed_at + self.args.timeout
+            while waiting and time.perf_counter() < deadline:
+                waiting = {i for i in waiting if self.digest(others[i], target, tag) != digest}
+                if waiting:
+                    time.sleep(0.02)
+            if waiting:
+                raise RuntimeError(f"{target}:{tag} pushed to {region} did not reach every region in "
+                                   f"{self.args.timeout} s; see {self.directory}")
+            lag = time.perf_counter() - pushed_at
+            results.append((region, f"{target}:{tag}", lag))
+            print(f"  {number + 1:>3}  {region:<14} {target}:{tag:<6} {lag * 1000:8.0f} ms", flush=True)
+        return results
+
+    def close(self) -> None:
+        for process in [*self.registries.values(), self.scratch]:
+            if process:
+                process.stop()
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(20)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if args.pushes < 20:
+        print("--pushes must be at least 20", file=sys.stderr)
+        return 2
+    directory = Path(tempfile.mkdtemp(prefix="lag-bench-"))
+    bench = LagBench(directory, args)
+    try:
+        bench.start()
+        print(f"Lag from push (skopeo exit) to presence in all other regions: {len(REGIONS) - 1} replicas + home, "
+              f"{args.pushes} distinct images (2 MiB shared base + {args.layer_kib} KiB own layer), "
+              f"worker -c {args.concurrency}, regions rotating:")
+        lags = [lag for _, _, lag in bench.measure()]
+    finally:
+        bench.close()
+    print(f"median {statistics.median(lags) * 1000:.0f} ms, worst {max(lags) * 1000:.0f} ms "
+          f"(best {min(lags) * 1000:.0f} ms, mean {statistics.fmean(lags) * 1000:.0f} ms, n={len(lags)})")
+    if args.keep:
+        print(f"logs and database kept in {directory}")
+    else:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
