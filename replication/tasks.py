@@ -66,10 +66,12 @@ def process_registry_events(*, event_ids: list[int]):
 
 @shared_task
 def reconcile_replicas():
-    """The periodic repair loop: requeue stale jobs, then level every geo-replicated registry."""
+    """The periodic repair loop: requeue stale jobs and deliveries, then level every geo-replicated registry."""
     from .services.reconcile import registries_reconcile
+    from .services.webhooks import webhook_deliveries_recover
 
     replication.replication_jobs_recover()
+    webhook_deliveries_recover()
     registries_reconcile()
 
 

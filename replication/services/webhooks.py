@@ -34,7 +34,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ..choices import WEBHOOK_SUBSCRIBABLE_ACTIONS, ReplicaStatus, WebhookAction, WebhookDeliveryState
@@ -469,3 +469,26 @@ def webhook_delivery_attempt(*, delivery_id: int) -> float | None:
         next_attempt_at=started_at + timedelta(seconds=countdown) if countdown is not None else None,
     )
     return countdown
+
+
+def webhook_deliveries_recover(*, stale_after: timedelta = timedelta(seconds=120)) -> list[int]:
+    """Send again the task of pending deliveries that nothing is working on.
+
+    A broker can lose a task message (the filesystem broker does when a worker is killed). Rows
+    untouched for `stale_after` (well past an attempt's HTTP timeout) are sent again; the attempt
+    counter's compare-and-swap makes a duplicate message harmless.
+    """
+    from ..tasks import deliver_webhook
+
+    cutoff = timezone.now() - stale_after
+    stale = WebhookDelivery.objects.filter(state=WebhookDeliveryState.PENDING, created_at__lt=cutoff).filter(
+        Q(next_attempt_at__lt=cutoff) | Q(next_attempt_at__isnull=True, last_attempt_at__isnull=True)
+        | Q(next_attempt_at__isnull=True, last_attempt_at__lt=cutoff)
+    ).select_related("webhook__region")
+    resent = []
+    for delivery in stale:
+        queue = region_queue(delivery.webhook.region.name)
+        transaction.on_commit(lambda pk=delivery.pk, queue=queue: deliver_webhook.apply_async(
+            kwargs={"delivery_id": pk}, queue=queue))
+        resent.append(delivery.pk)
+    return resent

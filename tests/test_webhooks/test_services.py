@@ -279,3 +279,24 @@ def test_a_deleted_webhook_leaves_nothing_to_send(contoso, receiver):
 def test_region_of_webhook_is_a_real_region(contoso):
     webhook = webhook_create(registry=contoso, **webhook_args(region="EastUS"))
     assert webhook.region == Region.objects.get(name="eastus")
+
+
+def test_pending_deliveries_nothing_works_on_are_sent_again(contoso, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    webhook = webhook_create(registry=contoso, **webhook_args(service_uri="http://127.0.0.1:9/hook"))
+    with django_capture_on_commit_callbacks(execute=False):
+        [lost] = webhook_notify(registry_id=contoso.pk, region_name="westus", action="push",
+                                target={"repository": "contoso/app", "tag": "1", "digest": "sha256:" + "a" * 64})
+        [fresh] = webhook_notify(registry_id=contoso.pk, region_name="westus", action="push",
+                                 target={"repository": "contoso/app", "tag": "2", "digest": "sha256:" + "b" * 64})
+    long_ago = timezone.now() - timedelta(minutes=10)
+    WebhookDelivery.objects.filter(pk=lost.pk).update(created_at=long_ago)
+    done = WebhookDelivery.objects.create(webhook=webhook, event_id=lost.event_id, action="push", request_body={},
+                                          state=WebhookDeliveryState.SUCCEEDED)
+    WebhookDelivery.objects.filter(pk=done.pk).update(created_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert webhooks.webhook_deliveries_recover() == [lost.pk]
+    assert len(callbacks) == 1, "only the stale pending delivery is sent again, not the fresh or finished ones"
