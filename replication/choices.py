@@ -54,6 +54,11 @@ class JobKind(models.TextChoices):
     IMPORT = "import", "Import"
 
 
+# Jobs that copy a whole registry into a replica: only these set the replica's status.
+# Event and import jobs move single images; their outcome is per image (image status), not per replica.
+WHOLE_REPLICA_JOB_KINDS = frozenset({JobKind.INITIAL, JobKind.RECONCILE})
+
+
 class JobState(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"

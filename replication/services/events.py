@@ -18,15 +18,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..choices import JobKind, ReplicaStatus
+from ..choices import ImageReplicationStatus, JobKind, RegistryEventAction, ReplicaStatus
 from ..exceptions import InvalidInput
 from ..models import (
     ImageReplication,
-    ImageReplicationStatus,
     Region,
     Registry,
     RegistryEvent,
-    RegistryEventAction,
     Replica,
     ReplicationJob,
 )

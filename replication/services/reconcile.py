@@ -18,14 +18,12 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from ..choices import JobKind, JobState, ReplicaStatus
+from ..choices import ImageReplicationStatus, JobKind, JobState, RegistryEventAction, ReplicaStatus
 from ..models import (
     ImageReplication,
-    ImageReplicationStatus,
     ReconcileRun,
     Registry,
     RegistryEvent,
-    RegistryEventAction,
     Replica,
     ReplicationJob,
 )

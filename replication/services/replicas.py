@@ -1,7 +1,7 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..choices import JobKind, JobState, ReplicaStatus
+from ..choices import WHOLE_REPLICA_JOB_KINDS, JobKind, JobState, ReplicaStatus
 from ..exceptions import Conflict, NotFound
 from ..models import Registry, Replica, ReplicationJob
 from ..queues import region_queue
@@ -88,7 +88,7 @@ def replica_resync(*, replica: Replica) -> ReplicationJob:
     if not region_is_available(replica.region):
         raise Conflict(f"Region '{replica.region.name}' is not available: no data plane answers there.")
     with transaction.atomic():
-        busy = ReplicationJob.objects.filter(replica=replica, kind__in=[JobKind.INITIAL, JobKind.RECONCILE],
+        busy = ReplicationJob.objects.filter(replica=replica, kind__in=WHOLE_REPLICA_JOB_KINDS,
                                              state__in=[JobState.QUEUED, JobState.RUNNING])
         if busy.select_for_update().exists():
             raise Conflict(f"A sync of the replica in '{replica.region.name}' is already queued or running.")

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from ..choices import JobKind, JobState, ReplicaStatus
+from ..choices import WHOLE_REPLICA_JOB_KINDS, JobKind, JobState, ReplicaStatus
 from ..models import Region, Replica, ReplicationJob
 from ..oci.client import RegistryError
 from ..oci.copy import CopyResult, copy_registry
@@ -117,7 +117,7 @@ def replication_job_run(*, job_id: int) -> JobState | None:
         blobs_total=progress.blobs_total, blobs_done=progress.blobs_done,
         bytes_total=progress.bytes_total, bytes_done=progress.bytes_done,
     )
-    if job.kind not in (JobKind.EVENT, JobKind.IMPORT):  # one image says nothing of the whole replica
+    if job.kind in WHOLE_REPLICA_JOB_KINDS:
         replica_set_status(replica_id=replica.pk, status=ReplicaStatus.READY,
                            message=f"In sync with {source}.", last_synced_at=timezone.now())
     return JobState.SUCCEEDED
@@ -126,7 +126,7 @@ def replication_job_run(*, job_id: int) -> JobState | None:
 def replication_job_retry_later(*, job_id: int, error: str, countdown: float) -> None:
     if job_transition(job_id=job_id, to=JobState.QUEUED, error=f"{error} (retrying in {countdown:.0f} s)"):
         job = ReplicationJob.objects.get(pk=job_id)
-        if job.replica_id and job.kind not in (JobKind.EVENT, JobKind.IMPORT):
+        if job.replica_id and job.kind in WHOLE_REPLICA_JOB_KINDS:
             replica_set_status(replica_id=job.replica_id, status=ReplicaStatus.SYNCING,
                                message=f"Attempt {job.attempts} failed: {error}. Retrying in {countdown:.0f} s.")
 
@@ -134,7 +134,7 @@ def replication_job_retry_later(*, job_id: int, error: str, countdown: float) ->
 def replication_job_fail(*, job_id: int, error: str) -> None:
     job_transition(job_id=job_id, to=JobState.FAILED, error=error)
     job = ReplicationJob.objects.get(pk=job_id)
-    if job.replica_id and job.kind in (JobKind.INITIAL, JobKind.RECONCILE):  # whole-replica syncs
+    if job.replica_id and job.kind in WHOLE_REPLICA_JOB_KINDS:
         replica_set_status(replica_id=job.replica_id, status=ReplicaStatus.FAILED, message=error)
     if job.kind == JobKind.EVENT:
         image_status_job_failed(job_id=job_id, error=error)

@@ -222,15 +222,23 @@ def webhook_check_sku_limit(*, registry: Registry, sku: Sku, adding: int = 0) ->
 
 # --- writes --------------------------------------------------------------------------------------
 
+# The one check of each editable field, shared by create and update.
+WEBHOOK_FIELD_VALIDATORS = {
+    "service_uri": webhook_validate_service_uri,
+    "actions": webhook_validate_actions,
+    "scope": webhook_normalize_scope,
+    "custom_headers": webhook_validate_custom_headers,
+    "secret": webhook_validate_secret,
+    "enabled": webhook_validate_enabled,
+}
+
+
 def webhook_create(*, registry: Registry, name, region, service_uri, actions, secret, scope="",
                    custom_headers=None, enabled=True) -> Webhook:
     name = webhook_validate_name(name)
-    service_uri = webhook_validate_service_uri(service_uri)
-    actions = webhook_validate_actions(actions)
-    scope = webhook_normalize_scope(scope)
-    custom_headers = webhook_validate_custom_headers(custom_headers)
-    secret = webhook_validate_secret(secret)
-    enabled = webhook_validate_enabled(enabled)
+    given = {"service_uri": service_uri, "actions": actions, "scope": scope, "custom_headers": custom_headers,
+             "secret": secret, "enabled": enabled}
+    fields = {field: WEBHOOK_FIELD_VALIDATORS[field](value) for field, value in given.items()}
     region_obj = webhook_resolve_region(registry=registry, region=region)
     try:
         with transaction.atomic():
@@ -241,10 +249,7 @@ def webhook_create(*, registry: Registry, name, region, service_uri, actions, se
             if Webhook.objects.filter(registry=registry, name__iexact=name).exists():
                 raise Conflict(f"Registry '{registry.name}' already has a webhook named '{name}'.", field="name")
             webhook_check_sku_limit(registry=locked, sku=locked.sku, adding=1)
-            return Webhook.objects.create(
-                registry=locked, name=name, region=region_obj, service_uri=service_uri, actions=actions,
-                scope=scope, custom_headers=custom_headers, secret=secret, enabled=enabled,
-            )
+            return Webhook.objects.create(registry=locked, name=name, region=region_obj, **fields)
     except IntegrityError:
         raise Conflict(f"Registry '{registry.name}' already has a webhook named '{name}'.", field="name") from None
 
@@ -252,19 +257,9 @@ def webhook_create(*, registry: Registry, name, region, service_uri, actions, se
 def webhook_update(*, webhook: Webhook, region=_UNSET, service_uri=_UNSET, actions=_UNSET, scope=_UNSET,
                    custom_headers=_UNSET, secret=_UNSET, enabled=_UNSET) -> Webhook:
     """Change any of the given fields; the name is the webhook's identity and cannot change."""
-    changes = {}
-    if service_uri is not _UNSET:
-        changes["service_uri"] = webhook_validate_service_uri(service_uri)
-    if actions is not _UNSET:
-        changes["actions"] = webhook_validate_actions(actions)
-    if scope is not _UNSET:
-        changes["scope"] = webhook_normalize_scope(scope)
-    if custom_headers is not _UNSET:
-        changes["custom_headers"] = webhook_validate_custom_headers(custom_headers)
-    if secret is not _UNSET:
-        changes["secret"] = webhook_validate_secret(secret)
-    if enabled is not _UNSET:
-        changes["enabled"] = webhook_validate_enabled(enabled)
+    given = {"service_uri": service_uri, "actions": actions, "scope": scope, "custom_headers": custom_headers,
+             "secret": secret, "enabled": enabled}
+    changes = {name: WEBHOOK_FIELD_VALIDATORS[name](value) for name, value in given.items() if value is not _UNSET}
     if region is not _UNSET:
         changes["region"] = webhook_resolve_region(registry=webhook.registry, region=region)
     for name, value in changes.items():
