@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.environment import embedded_defaults_env
+
 ROOT = Path(__file__).resolve().parent.parent
 REGIONS = ["westus", "eastus", "canadacentral", "westeurope"]  # the first is home
 ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
@@ -56,19 +58,7 @@ class LagBench:
         self.directory = directory
         self.args = args
         self.portal_port = free_port()
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "GEOREGISTRY_VAR_DIR": str(directory),
-            "DATABASE_URL": f"sqlite:///{directory / 'portal.sqlite3'}",
-            "CELERY_BROKER_URL": "filesystem://",
-            "CELERY_BROKER_FOLDER": str(directory / "broker"),
-            "PORTAL_BASE_URL": f"http://127.0.0.1:{self.portal_port}",
-            "CELERY_TASK_ALWAYS_EAGER": "0",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.env.pop("PYTEST_VERSION", None)
+        self.env = embedded_defaults_env(directory, PORTAL_BASE_URL=f"http://127.0.0.1:{self.portal_port}")
         self.children: list[subprocess.Popen] = []
         self.registries = {}
         self.scratch = None
@@ -87,12 +77,10 @@ class LagBench:
                               f"127.0.0.1:{self.portal_port}"])
         wait_until(lambda: self.answers(f"http://127.0.0.1:{self.portal_port}/api/v1/skus/"), 60, "the portal")
         self.start_registries()
-        from replication.queues import PORTAL_QUEUE, region_queue
+        from replication.management.commands.run_worker import worker_argv
 
-        queues = ",".join([PORTAL_QUEUE, *(region_queue(n) for n in REGIONS)])
-        log = self.spawn("worker", [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queues,
-                                    "-c", str(self.args.concurrency), "--loglevel", "INFO", "--without-gossip",
-                                    "--without-mingle", "--without-heartbeat", "-n", f"lag-{os.getpid()}@localhost"])
+        log = self.spawn("worker", worker_argv(regions=REGIONS, concurrency=self.args.concurrency,
+                                               hostname=f"lag-{os.getpid()}@localhost"))
         wait_until(lambda: b"ready." in log.read_bytes(), 60, "the celery worker")
         self.create_registry()
 

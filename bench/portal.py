@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from bench.copy_bench import ROOT, Trial
+from bench.environment import embedded_defaults_env
 
 HOME_REGION = "westus"
 TARGET_REGION = "eastus"
@@ -26,18 +26,7 @@ class Portal:
         self.directory = directory
         self.concurrency = concurrency
         self.worker: subprocess.Popen | None = None
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "GEOREGISTRY_VAR_DIR": str(directory),
-            "DATABASE_URL": f"sqlite:///{directory / 'portal.sqlite3'}",
-            "CELERY_BROKER_URL": "filesystem://",
-            "CELERY_BROKER_FOLDER": str(directory / "broker"),
-            "REPLICATION_CONCURRENCY": str(concurrency),
-            "CELERY_TASK_ALWAYS_EAGER": "0",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
+        self.env = embedded_defaults_env(directory, REPLICATION_CONCURRENCY=str(concurrency))
         self.registry = None
 
     def start(self) -> None:
@@ -55,12 +44,10 @@ class Portal:
         self.start_worker()
 
     def start_worker(self) -> None:
-        from replication.queues import PORTAL_QUEUE, region_queue
+        from replication.management.commands.run_worker import worker_argv
 
         log_path = self.directory / "worker.log"
-        argv = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q",
-                f"{PORTAL_QUEUE},{region_queue(TARGET_REGION)}", "-c", "1", "--loglevel", "INFO",
-                "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{os.getpid()}@localhost"]
+        argv = worker_argv(regions=[TARGET_REGION], concurrency=1, hostname=f"bench-{os.getpid()}@localhost")
         self.log = open(log_path, "ab")
         self.worker = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
