@@ -1,12 +1,12 @@
 """POST /api/v1/registries/{name}/import/: import one image from any OCI registry, like `az acr import`."""
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
-from rest_framework.response import Response
+from rest_framework import serializers
 from rest_framework.views import APIView
 
 from .. import services
 from ..services.imports import image_import
 from .serializers import JobSerializer
+from .views import job_accepted_response
 
 
 class ImportSourceSerializer(serializers.Serializer):
@@ -33,5 +33,4 @@ class ImportView(APIView):
         body.is_valid(raise_exception=True)
         job = image_import(registry=registry, source=dict(body.validated_data["source"]),
                            target_tags=body.validated_data.get("target_tags") or [])
-        data = JobSerializer(job, context={"request": request}).data
-        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+        return job_accepted_response(job, request)

@@ -22,6 +22,12 @@ from .serializers import (
 )
 
 
+def job_accepted_response(job, request) -> Response:
+    """202 for work queued as a job: the job in the body, its URL in Location."""
+    data = JobSerializer(job, context={"request": request}).data
+    return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+
+
 class RegionListView(generics.ListAPIView):
     serializer_class = RegionSerializer
     queryset = Region.objects.select_related("paired_region")
@@ -132,9 +138,7 @@ class ReplicaSyncView(APIView):
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request, name, region):
         replica = services.replica_get(registry=services.registry_get(name=name), region=region)
-        job = services.replica_resync(replica=replica)
-        data = JobSerializer(job, context={"request": request}).data
-        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+        return job_accepted_response(services.replica_resync(replica=replica), request)
 
 
 class RegistryEndpointsView(APIView):
