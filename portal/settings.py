@@ -163,7 +163,6 @@ LOCAL_REGIONS_DIR = VAR_DIR / "regions"
 REPLICATION_DEGRADED_AFTER_SECONDS = int(os.environ.get("REPLICATION_DEGRADED_AFTER_SECONDS", "300"))
 REPLICATION_RECONCILE_SECONDS = float(os.environ.get("REPLICATION_RECONCILE_SECONDS", "120"))
 CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "reconcile-replicas": {"task": "replication.tasks.reconcile_replicas", "schedule": REPLICATION_RECONCILE_SECONDS,
                            "options": {"queue": "portal"}},
     "refresh-degraded-replicas": {"task": "replication.tasks.refresh_degraded_replicas", "schedule": 30.0,

@@ -29,11 +29,6 @@ def purge_region_content(*, region_id: int, repository_prefix: str):
     content.region_purge_prefix(region_id=region_id, repository_prefix=repository_prefix)
 
 
-@shared_task
-def recover_replication_jobs():
-    replication.replication_jobs_recover()
-
-
 @worker_ready.connect
 def requeue_orphaned_jobs(sender=None, **kwargs):
     # A worker that was killed left its jobs "running" and its messages possibly lost.

@@ -179,3 +179,21 @@ def test_unreachable_region_fails_after_retries_with_the_reason(api_client, cont
         assert tag_digests(doomed.url, "contoso/") == tag_digests(region_registries["westus"].url, "contoso/")
     finally:
         doomed.stop()
+
+
+def test_deleting_a_replica_and_the_registry_removes_their_content(api_client, contoso, deployed_regions,
+                                                                   celery_worker_process):
+    home, east = deployed_regions["westus"].endpoint, deployed_regions["eastus"].endpoint
+    with RegistryClient(home) as client:
+        push_corpus(client, build_corpus(11, repositories=2, tags_per_repo=1), "contoso/")
+    api_client.post("/api/v1/registries/contoso/replicas/", {"region": "eastus"}, format="json")
+    wait_for_replica(api_client, "eastus")
+    assert tag_digests(east, "contoso/") == tag_digests(home, "contoso/") != {}
+
+    assert api_client.delete("/api/v1/registries/contoso/replicas/eastus/").status_code == 202
+    wait_for(lambda: not Replica.objects.filter(region__name="eastus").exists(), message="the replica row to go")
+    assert tag_digests(east, "contoso/") == {}, "its images are gone from East US"
+    assert tag_digests(home, "contoso/") != {}, "and still at home"
+
+    assert api_client.delete("/api/v1/registries/contoso/").status_code == 204
+    wait_for(lambda: tag_digests(home, "contoso/") == {}, message="the registry's images to go from West US")
