@@ -29,6 +29,9 @@ def tag_digests(endpoint: str, prefix: str) -> dict[tuple[str, str], str]:
         for repository in repositories:
             for tag in http.get(f"/v2/{repository}/tags/list").json().get("tags") or []:
                 response = http.head(f"/v2/{repository}/manifests/{tag}", headers={"Accept": accept})
+                if response.status_code == 404:
+                    continue  # deleted between the tag list and this read
+                response.raise_for_status()
                 result[(repository, tag)] = response.headers["Docker-Content-Digest"]
     return result
 
