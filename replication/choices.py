@@ -156,3 +156,40 @@ IMAGE_REPLICATION_STATUS_COLOURS = {
 class RegistryEventAction(models.TextChoices):
     PUSH = "push", "Push"
     DELETE = "delete", "Delete"
+
+
+# Access control
+
+
+class RegistryRole(models.TextChoices):
+    """Built-in roles on one registry, after Azure Container Registry's (AcrPull, AcrPush, AcrDelete, ...)."""
+
+    OWNER = "owner", "Owner"
+    CONTRIBUTOR = "contributor", "Contributor"
+    PUSH = "push", "Push"
+    PULL = "pull", "Pull"
+    DELETE = "delete", "Delete"
+
+
+class RegistryPermission(models.TextChoices):
+    """What a caller may do with a registry; each route checks one of these."""
+
+    READ = "read", "See the registry"  # its pages and API reads
+    MANAGE = "manage", "Manage replicas, SKU, webhooks and imports"
+    ADMINISTER = "administer", "Manage roles and registry tokens, delete the registry"
+    PULL = "pull", "Pull images"
+    PUSH = "push", "Push images"
+    DELETE = "delete", "Delete images"
+
+
+_P = RegistryPermission
+ROLE_PERMISSIONS = {
+    RegistryRole.OWNER: frozenset(_P),
+    RegistryRole.CONTRIBUTOR: frozenset({_P.READ, _P.MANAGE, _P.PULL, _P.PUSH, _P.DELETE}),
+    RegistryRole.PUSH: frozenset({_P.READ, _P.PULL, _P.PUSH}),
+    RegistryRole.PULL: frozenset({_P.READ, _P.PULL}),
+    RegistryRole.DELETE: frozenset({_P.READ, _P.DELETE}),
+}
+
+# The permissions that are also actions of the OCI token flow's `repository:NAME:ACTIONS` scopes.
+REPOSITORY_ACTIONS = (_P.PULL, _P.PUSH, _P.DELETE)

@@ -9,6 +9,7 @@ from .choices import (
     JobKind,
     JobState,
     RegistryEventAction,
+    RegistryRole,
     ReplicaStatus,
     SkuTier,
     WebhookAction,
@@ -56,6 +57,8 @@ class Registry(models.Model):
     sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="registries")
     home_region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="home_registries")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Pulls without credentials (Standard and Premium only, as in ACR); off by default.
+    anonymous_pull = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -294,3 +297,50 @@ class ReconcileRun(models.Model):
 
     def __str__(self):
         return f"reconcile {self.registry_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+# Access control
+
+
+class RoleAssignment(models.Model):
+    """A user's role on one registry; a user's permissions are the union of their roles'."""
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="role_assignments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="registry_roles")
+    role = models.CharField(max_length=16, choices=RegistryRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["registry__name", "user__username", "role"]
+        constraints = [models.UniqueConstraint(fields=["registry", "user", "role"], name="role_assignment_unique")]
+
+    def __str__(self):
+        return f"{self.user} {self.role} on {self.registry.name}"
+
+
+class RegistryToken(models.Model):
+    """A non-human credential of one registry (ACR's tokens and scope maps, Harbor's robot accounts).
+
+    Its username is "<registry>/<name>" ("/" cannot occur in a portal username); the password is
+    shown once and stored only as a Django password hash.
+    """
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=50)
+    password_hash = models.CharField(max_length=200)
+    # [{"repository": "apps/*" | "apps/web" | "*", "actions": ["pull", "push", "delete"]}], names inside the registry.
+    scope = models.JSONField(default=list)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["registry__name", "name"]
+        constraints = [
+            models.UniqueConstraint(models.F("registry"), Lower("name"), name="registry_token_name_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.registry.name}/{self.name}"

@@ -2,9 +2,9 @@ import re
 
 from django.db import IntegrityError, transaction
 
-from ..choices import ReplicaStatus
+from ..choices import RegistryRole, ReplicaStatus
 from ..exceptions import Conflict, InvalidInput, NotFound
-from ..models import Registry, Replica, Sku
+from ..models import Registry, Replica, RoleAssignment, Sku
 from ..queues import region_queue
 from .regions import region_get, region_is_available
 from .webhooks import webhook_check_sku_limit
@@ -54,6 +54,9 @@ def registry_create(*, name: str, sku: str, home_region: str, owner=None) -> Reg
     try:
         with transaction.atomic():
             registry = Registry.objects.create(name=name, sku=sku_obj, home_region=region, owner=owner)
+            if owner is not None:
+                # The creator owns it: every permission on it, including roles and tokens.
+                RoleAssignment.objects.create(registry=registry, user=owner, role=RegistryRole.OWNER)
             # The home replica holds the registry's first copy: nothing to sync into it.
             Replica.objects.create(registry=registry, region=region, status=ReplicaStatus.READY)
     except IntegrityError:
