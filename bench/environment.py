@@ -12,7 +12,6 @@ def embedded_defaults_env(directory: Path, **extra: str) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{directory / 'portal.sqlite3'}",
         "CELERY_BROKER_URL": "filesystem://",
         "CELERY_BROKER_FOLDER": str(directory / "broker"),
-        "CELERY_TASK_ALWAYS_EAGER": "0",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
         **extra,

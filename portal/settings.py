@@ -124,7 +124,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.2,
         "store_processed": False,
     }
-CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -146,13 +145,27 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 REGISTRY_HTTP_TIMEOUT = float(os.environ.get("REGISTRY_HTTP_TIMEOUT", "60"))
-REPLICATION_MAX_RETRIES = int(os.environ.get("REPLICATION_MAX_RETRIES", "4"))
-REPLICATION_RETRY_BACKOFF = float(os.environ.get("REPLICATION_RETRY_BACKOFF", "2"))
 REPLICATION_STALE_SECONDS = int(os.environ.get("REPLICATION_STALE_SECONDS", "120"))
-# Webhook deliveries: a short HTTP timeout; retries wait BACKOFF * 2**n seconds (n = 0, 1, ...).
 WEBHOOK_HTTP_TIMEOUT = float(os.environ.get("WEBHOOK_HTTP_TIMEOUT", "10"))
-WEBHOOK_MAX_RETRIES = int(os.environ.get("WEBHOOK_MAX_RETRIES", "5"))
-WEBHOOK_RETRY_BACKOFF = float(os.environ.get("WEBHOOK_RETRY_BACKOFF", "10"))
+
+
+def _retry_settings(purpose: str, *, max_retries: int, backoff: float, backoff_max: float) -> dict:
+    """<PURPOSE>_MAX_RETRIES, <PURPOSE>_RETRY_BACKOFF (first wait, s), <PURPOSE>_RETRY_BACKOFF_MAX (cap, s)."""
+    return {
+        f"{purpose}_MAX_RETRIES": int(os.environ.get(f"{purpose}_MAX_RETRIES", max_retries)),
+        f"{purpose}_RETRY_BACKOFF": float(os.environ.get(f"{purpose}_RETRY_BACKOFF", backoff)),
+        f"{purpose}_RETRY_BACKOFF_MAX": float(os.environ.get(f"{purpose}_RETRY_BACKOFF_MAX", backoff_max)),
+    }
+
+
+# One retry policy (replication/jobs/retry.py): waits of BACKOFF * 2**n s, capped, with full jitter.
+globals().update(
+    **_retry_settings("REPLICATION", max_retries=4, backoff=2, backoff_max=300),  # replication jobs
+    **_retry_settings("WEBHOOK", max_retries=5, backoff=10, backoff_max=3600),  # webhook deliveries
+    **_retry_settings("EVENTS", max_retries=5, backoff=1, backoff_max=60),  # fan-out of registry events
+    **_retry_settings("REGISTRY_HTTP", max_retries=2, backoff=0.2, backoff_max=2),  # one request to a registry
+)
+RETRY_JITTER = os.environ.get("RETRY_JITTER", "1") == "1"
 # A global login name such as "{name}.registry.example.com"; empty: the home region's registry host.
 REGISTRY_LOGIN_SERVER_TEMPLATE = os.environ.get("REGISTRY_LOGIN_SERVER_TEMPLATE", "")
 # Regions whose registries `manage.py run_regions` / `run_local` start on this machine, on consecutive ports.

@@ -48,15 +48,28 @@ REPLICA_STATUS_COLOURS = {
 
 
 class JobKind(models.TextChoices):
-    INITIAL = "initial", "Initial sync"
-    EVENT = "event", "Event copy"
-    RECONCILE = "reconcile", "Reconcile"
+    """What a ReplicationJob does; each kind has one module in replication/jobs/kinds/."""
+
+    INITIAL_SYNC = "initial", "Initial sync"
+    RESYNC = "resync", "Resync"
+    EVENT_COPY = "event_copy", "Event copy"
+    EVENT_DELETE = "event_delete", "Event delete"
     IMPORT = "import", "Import"
+    PURGE = "purge", "Purge"
 
 
 # Jobs that copy a whole registry into a replica: only these set the replica's status.
 # Event and import jobs move single images; their outcome is per image (image status), not per replica.
-WHOLE_REPLICA_JOB_KINDS = frozenset({JobKind.INITIAL, JobKind.RECONCILE})
+WHOLE_REPLICA_JOB_KINDS = frozenset({JobKind.INITIAL_SYNC, JobKind.RESYNC})
+# Jobs that carry one push or delete (from an event, or from the reconcile loop) to one region.
+EVENT_JOB_KINDS = frozenset({JobKind.EVENT_COPY, JobKind.EVENT_DELETE})
+
+
+class ReplicationOrigin(models.TextChoices):
+    """Why an event copy or delete was queued."""
+
+    EVENT = "event", "A registry event"
+    RECONCILE = "reconcile", "The reconcile loop"
 
 
 class JobState(models.TextChoices):

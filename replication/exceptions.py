@@ -24,3 +24,7 @@ class NotFound(ServiceError):
 class Conflict(ServiceError):
     status_code = 409
     code = "conflict"
+
+
+class RetryLater(Exception):
+    """Work that cannot proceed now for a reason that may pass (no source region ready yet): retried with backoff."""

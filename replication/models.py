@@ -104,12 +104,13 @@ class ReplicationJob(models.Model):
     """The durable record of one copy into a replica's region (not Celery's result backend)."""
 
     replica = models.ForeignKey(Replica, null=True, on_delete=models.SET_NULL, related_name="jobs")
-    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="jobs")
+    # Null once the registry is deleted: its purge jobs outlive it, as history.
+    registry = models.ForeignKey(Registry, null=True, on_delete=models.SET_NULL, related_name="jobs")
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="jobs")
     kind = models.CharField(max_length=16, choices=JobKind.choices)
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
     celery_task_id = models.CharField(max_length=64, blank=True)
-    # What to copy: empty means the whole registry; otherwise a list of {"repository", "reference", ...}.
+    # The kind's typed spec as JSON (replication/jobs/specs.py): what to copy, delete or import.
     spec = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     manifests_total = models.PositiveIntegerField(default=0)

@@ -1,77 +1,52 @@
-"""Thin Celery tasks: take ids, call one service. Routed per call to the target region's queue."""
+"""Thin Celery tasks: take ids, call the jobs runner or one service. Sent by name (jobs/dispatch.py)."""
 from celery import shared_task
 from celery.signals import worker_ready
-from django.conf import settings
 
-from .services import content, replication
+from .jobs import runner
+from .jobs.retry import retry_policy
+from .services import events, image_status, reconcile, webhooks
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
+@shared_task(bind=True, acks_late=True, max_retries=None, name="replication.tasks.run_replication_job")
 def run_replication_job(self, *, job_id: int):
-    try:
-        replication.replication_job_run(job_id=job_id)
-    except replication.RetryableReplicationError as exc:
-        if self.request.retries >= settings.REPLICATION_MAX_RETRIES:
-            replication.replication_job_fail(job_id=job_id, error=f"{exc} (gave up after {self.request.retries + 1} attempts)")
-            return
-        countdown = settings.REPLICATION_RETRY_BACKOFF * (2 ** self.request.retries)
-        replication.replication_job_retry_later(job_id=job_id, error=str(exc), countdown=countdown)
-        raise self.retry(countdown=countdown) from exc
-
-
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def delete_replica(*, replica_id: int):
-    content.replica_purge(replica_id=replica_id)
-
-
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def purge_region_content(*, region_id: int, repository_prefix: str):
-    content.region_purge_prefix(region_id=region_id, repository_prefix=repository_prefix)
+    result = runner.job_run(job_id=job_id, retries_done=self.request.retries)
+    if result.retry_in is not None:
+        raise self.retry(countdown=result.retry_in)
 
 
 @worker_ready.connect
 def requeue_orphaned_jobs(sender=None, **kwargs):
     # A worker that was killed left its jobs "running" and its messages possibly lost.
-    replication.replication_jobs_recover()
+    runner.jobs_recover()
 
 
-# Regional webhooks
-
-
-@shared_task(bind=True, acks_late=True, max_retries=None)
+@shared_task(bind=True, acks_late=True, max_retries=None, name="replication.tasks.deliver_webhook")
 def deliver_webhook(self, *, delivery_id: int):
     """One attempt per run; the service logs it and says how long to wait before the next one."""
-    from .services.webhooks import webhook_delivery_attempt
-
-    countdown = webhook_delivery_attempt(delivery_id=delivery_id)
+    countdown = webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
     if countdown is not None:
         raise self.retry(countdown=countdown)
 
 
-# Continuous replication
-
-
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def process_registry_events(*, event_ids: list[int]):
+@shared_task(bind=True, acks_late=True, max_retries=None, name="replication.tasks.process_registry_events")
+def process_registry_events(self, *, event_ids: list[int]):
     """Fan recorded registry events out to the other replicas (each event acts once)."""
-    from .services.events import events_process
+    try:
+        events.events_process(event_ids=event_ids)
+    except Exception as exc:
+        policy = retry_policy("EVENTS")
+        if not policy.may_retry(self.request.retries):
+            raise
+        raise self.retry(countdown=policy.countdown(self.request.retries), exc=exc)
 
-    events_process(event_ids=event_ids)
 
-
-@shared_task
+@shared_task(name="replication.tasks.reconcile_replicas")
 def reconcile_replicas():
-    """The periodic repair loop: requeue stale jobs and deliveries, then level every geo-replicated registry."""
-    from .services.reconcile import registries_reconcile
-    from .services.webhooks import webhook_deliveries_recover
-
-    replication.replication_jobs_recover()
-    webhook_deliveries_recover()
-    registries_reconcile()
+    """The periodic repair loop: resend lost work, then level every geo-replicated registry."""
+    runner.lost_work_recover()
+    reconcile.registries_reconcile()
 
 
-@shared_task
+@shared_task(name="replication.tasks.refresh_degraded_replicas")
 def refresh_degraded_replicas():
-    from .services.image_status import replica_refresh_degraded
-
-    replica_refresh_degraded()
+    image_status.replica_refresh_degraded()

@@ -94,7 +94,6 @@ class WorkerProcess:
                "CELERY_BROKER_FOLDER": str(settings.CELERY_BROKER_FOLDER),
                "REPLICATION_STALE_SECONDS": "30", "WEBHOOK_RETRY_BACKOFF": "0.2",
                "PYTHONUNBUFFERED": "1"}
-        env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         argv = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", ",".join(self.queues),
                 "-c", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"]

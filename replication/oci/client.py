@@ -22,13 +22,13 @@ import httpcore._sync.http11
 import httpx
 
 from .constants import MANIFEST_ACCEPT, MAX_PAGE_SIZE
+from .retry import HTTP_REQUEST_RETRY, RetryPolicy
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
 USER_AGENT = "georegistry-replication/0.1"
 TOKEN_LIFETIME = 60  # seconds, when the token server does not say (the token spec's default)
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
-RETRIES = 2  # extra attempts for idempotent requests that failed on the wire or with a 5xx
 # httpcore reads the socket 64 KiB at a time, and every read is a trip through h11 and httpx:
 # 256 KiB reads cut the engine's CPU per blob byte by a third or more (a class attribute, so it
 # applies to every httpcore connection in the process; it only sizes recv buffers).
@@ -144,10 +144,12 @@ class RegistryClient:
         password: str | None = None,
         http: httpx.Client | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = HTTP_REQUEST_RETRY,
     ):
         if "://" not in base_url:
             base_url = "https://" + base_url
         self.base_url = base_url.rstrip("/")
+        self.retry = retry  # for idempotent requests that failed on the wire or with a transient status
         self._base = httpx.URL(self.base_url)
         # Sent when the registry asks for basic auth, and to the token realm of a bearer challenge.
         self._basic_header = None
@@ -393,11 +395,12 @@ class RegistryClient:
         expected: tuple[int, ...] = (200,),
         stream: bool = False,
         follow_redirects: bool = False,
-        retries: int = RETRIES,
+        retries: int | None = None,
         action: str,
     ) -> httpx.Response:
         """Send with auth; answer one 401 challenge; retry idempotent requests on transient errors."""
         replayable = content is None or isinstance(content, bytes)
+        retries = self.retry.max_retries if retries is None else retries
         attempts = 1 + (retries if replayable and method in ("GET", "HEAD", "PUT", "DELETE") else 0)
         challenged = False
         attempt = 0
@@ -409,7 +412,7 @@ class RegistryClient:
                 response = self._http.send(request, stream=True, follow_redirects=follow_redirects)
             except httpx.TransportError:
                 if attempt < attempts:
-                    time.sleep(0.2 * attempt)
+                    time.sleep(self.retry.countdown(attempt - 1))
                     continue
                 raise
             if response.status_code == 401 and not challenged and replayable:
@@ -421,7 +424,7 @@ class RegistryClient:
                 continue
             if response.status_code in TRANSIENT_STATUSES and attempt < attempts:
                 response.close()
-                time.sleep(0.2 * attempt)
+                time.sleep(self.retry.countdown(attempt - 1))
                 continue
             if response.status_code not in expected:
                 response.read()

@@ -26,9 +26,6 @@ def region_purge_prefix(*, region_id: int, repository_prefix: str) -> int:
     return deleted
 
 
-def replica_purge(*, replica_id: int) -> None:
-    replica = Replica.objects.select_related("registry", "region").filter(pk=replica_id).first()
-    if replica is None:
-        return
-    region_purge_prefix(region_id=replica.region_id, repository_prefix=replica.registry.repository_prefix)
-    replica.delete()
+def replica_remove(*, replica_id: int) -> None:
+    """The last step of deleting a replica, once its region holds none of the registry's content."""
+    Replica.objects.filter(pk=replica_id).delete()

@@ -2,8 +2,8 @@
 
 A regional Distribution posts `{"events": [...]}` for every manifest push and delete. The
 intake only records rows and queues `process_registry_events` on the portal queue; the fan-out
-creates one EVENT ReplicationJob per other replica, on that region's queue, whose copier
-(`copy_for_event`) reuses the copy engine.
+records one event copy (or event delete) job per other replica, on that region's queue, whose
+body (`copy_for_event`, `delete_for_event`) reuses the copy engine.
 
 Loops: our own copies into a region are notified too. They carry the copy engine's
 User-Agent, so they only confirm that region's copy and never fan out again.
@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..choices import ImageReplicationStatus, JobKind, RegistryEventAction, ReplicaStatus
+from ..choices import ImageReplicationStatus, RegistryEventAction, ReplicaStatus
 from ..exceptions import InvalidInput
 from ..models import (
     ImageReplication,
@@ -28,12 +28,13 @@ from ..models import (
     Replica,
     ReplicationJob,
 )
+from ..jobs.dispatch import PROCESS_EVENTS_TASK, job_record, task_send_on_commit
+from ..jobs.specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete
 from ..oci.client import USER_AGENT, is_digest
 from ..oci.constants import MANIFEST_MEDIA_TYPES
-from ..oci.copy import CopyProgress, CopyResult, ImageRef, copy_images, delete_image
+from ..oci.copy import CopyResult, ImageRef, copy_images, delete_image
 from ..queues import PORTAL_QUEUE
 from . import image_status
-from .jobs import job_enqueue
 from .regions import region_client, region_events_token
 from .webhooks import webhook_notify
 
@@ -141,8 +142,6 @@ def _registry_for(repository: str, cache: dict) -> Registry | None:
 
 def events_record(*, region_name: str, body) -> IntakeResult:
     """Record each new manifest event once (per region and event id) and queue their processing."""
-    from ..tasks import process_registry_events
-
     region = Region.objects.filter(name=str(region_name).lower()).first()
     if region is None:
         raise InvalidInput(f"Region '{region_name}' does not exist.", field="region")
@@ -170,8 +169,7 @@ def events_record(*, region_name: str, body) -> IntakeResult:
             new_ids.append(row.pk)
             result.recorded += 1
         if new_ids:
-            transaction.on_commit(lambda: process_registry_events.apply_async(
-                kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE))
+            task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE)
     return result
 
 
@@ -217,13 +215,6 @@ def event_superseded(*, registry_id: int, repository: str, tag: str, digest: str
     return bool(tag) and later.filter(action=RegistryEventAction.PUSH, tag=tag).exclude(digest=digest).exists()
 
 
-def _event_job(*, replica: Replica, spec: dict) -> ReplicationJob:
-    job = ReplicationJob.objects.create(replica=replica, registry=replica.registry, region=replica.region,
-                                        kind=JobKind.EVENT, spec=spec)
-    job_enqueue(job)
-    return job
-
-
 def event_fan_out_push(*, event: RegistryEvent) -> list[ReplicationJob]:
     """One copy job per other replica of the registry; the origin region is recorded as complete."""
     registry = event.registry
@@ -236,8 +227,8 @@ def event_fan_out_push(*, event: RegistryEvent) -> list[ReplicationJob]:
     if event_superseded(registry_id=registry.pk, repository=event.repository, tag=event.tag, digest=event.digest,
                         pushed_at=event.timestamp):
         return []  # arrived late: a newer push or a delete already propagates
-    image = {"repository": event.repository, "reference": reference, "digest": event.digest,
-             "pushed_at": event.timestamp.isoformat()}
+    image = ImageToCopy(repository=event.repository, reference=reference, digest=event.digest,
+                        pushed_at=event.timestamp)
     jobs = []
     with transaction.atomic():
         image_status.image_status_record(
@@ -257,8 +248,7 @@ def event_fan_out_push(*, event: RegistryEvent) -> list[ReplicationJob]:
                     source_region=origin.region,
                 )
                 continue
-            job = _event_job(replica=replica, spec={
-                "action": "push", "origin": "event", "source_region": origin.region.name, "images": [image]})
+            job = job_record(spec=EventCopySpec(source_region=origin.region.name, images=(image,)), replica=replica)
             image_status.image_status_record(
                 registry=registry, region=replica.region, repository=event.repository, reference=reference,
                 digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.PENDING,
@@ -282,57 +272,54 @@ def event_fan_out_delete(*, event: RegistryEvent) -> list[ReplicationJob]:
                 continue
             if replica.status in (ReplicaStatus.DELETING, ReplicaStatus.FAILED):
                 continue
-            jobs.append(_event_job(replica=replica, spec={
-                "action": "delete", "origin": "event", "source_region": event.region.name,
-                "images": [{"repository": event.repository, "digest": event.digest}]}))
+            jobs.append(job_record(spec=EventDeleteSpec(
+                source_region=event.region.name,
+                images=(ImageToDelete(repository=event.repository, digest=event.digest),)), replica=replica))
     return jobs
 
 
-# ---- the copier of EVENT jobs (JOB_COPIERS[JobKind.EVENT]) ----------------------------------
+# ---- the bodies of event copy and event delete jobs (replication/jobs/kinds/) -----------------
 
 
-def copy_for_event(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str]:
-    """Copy (or delete) the images in job.spec into the job's region; returns (result, source name)."""
-    spec = job.spec or {}
-    images = spec.get("images") or []
-    source_name = spec.get("source_region", "")
-    if spec.get("action") == "delete":
-        with region_client(job.region) as target:
-            for image in images:
-                delete_image(target, image["repository"], image["digest"])
-        image_status.replica_refresh_degraded(replica_id=job.replica_id)
-        return CopyResult(progress=CopyProgress()), source_name
+def delete_for_event(job: ReplicationJob, spec: EventDeleteSpec) -> None:
+    """Delete the manifests in spec from the job's region."""
+    with region_client(job.region) as target:
+        for image in spec.images:
+            delete_image(target, image.repository, image.digest)
+    image_status.replica_refresh_degraded(replica_id=job.replica_id)
 
+
+def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> CopyResult:
+    """Copy the images in spec from its source region into the job's region, unless a later push won."""
     wanted = []
-    for image in images:
-        tag = "" if is_digest(image["reference"]) else image["reference"]
-        pushed_at = datetime.fromisoformat(image["pushed_at"])
-        if event_superseded(registry_id=job.registry_id, repository=image["repository"], tag=tag,
-                            digest=image["digest"], pushed_at=pushed_at):
+    for image in spec.images:
+        tag = "" if is_digest(image.reference) else image.reference
+        if event_superseded(registry_id=job.registry_id, repository=image.repository, tag=tag,
+                            digest=image.digest, pushed_at=image.pushed_at):
             continue
-        wanted.append((image, tag, pushed_at))
-    source = Region.objects.get(name=source_name)
+        wanted.append((image, tag))
+    source = Region.objects.get(name=spec.source_region)
     with region_client(source) as source_client, region_client(job.region) as target:
         # By digest first (untagged): the slow part runs without any lock, and a tag is only
         # ever written below, after the last check that no later push has claimed it.
         result = copy_images(
             source_client, target,
-            [ImageRef(image["repository"], image["digest"]) for image, _, _ in wanted],
+            [ImageRef(image.repository, image.digest) for image, _ in wanted],
             concurrency=settings.REPLICATION_CONCURRENCY, on_progress=on_progress,
         )
-        for image, tag, pushed_at in wanted:
+        for image, tag in wanted:
             if tag:
-                _put_tag_unless_superseded(job, target, image, tag, pushed_at)
+                _put_tag_unless_superseded(job, target, image, tag)
             else:
                 image_status.image_status_mark_complete(
-                    registry_id=job.registry_id, region_id=job.region_id, repository=image["repository"],
-                    reference=image["reference"], digest=image["digest"])
+                    registry_id=job.registry_id, region_id=job.region_id, repository=image.repository,
+                    reference=image.reference, digest=image.digest)
     image_status.replica_refresh_degraded(replica_id=job.replica_id)
-    return result, source_name
+    return result
 
 
-def _put_tag_unless_superseded(job, target, image: dict, tag: str, pushed_at: datetime) -> None:
-    repository, digest = image["repository"], image["digest"]
+def _put_tag_unless_superseded(job, target, image: ImageToCopy, tag: str) -> None:
+    repository, digest, pushed_at = image.repository, image.digest, image.pushed_at
     with transaction.atomic():
         # Locks the row (PostgreSQL; SQLite's immediate transactions serialize writers anyway),
         # so two copies of the same tag into this region cannot interleave check and PUT.

@@ -9,9 +9,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..choices import (
+    EVENT_JOB_KINDS,
     IMAGE_REPLICATION_STATUS_COLOURS,
     ImageReplicationStatus,
-    JobKind,
     JobState,
     RegistryEventAction,
     ReplicaStatus,
@@ -108,7 +108,7 @@ def replica_refresh_degraded(*, replica_id: int | None = None, registry: Registr
         images = ImageReplication.objects.filter(
             registry_id=replica.registry_id, region_id=replica.region_id, pushed_at__lt=cutoff,
             status__in=[ImageReplicationStatus.PENDING, ImageReplicationStatus.FAILED]).count()
-        jobs = ReplicationJob.objects.filter(replica=replica, kind=JobKind.EVENT, created_at__lt=cutoff,
+        jobs = ReplicationJob.objects.filter(replica=replica, kind__in=EVENT_JOB_KINDS, created_at__lt=cutoff,
                                              state__in=[JobState.QUEUED, JobState.RUNNING]).count()
         now = timezone.now()
         if images or jobs:

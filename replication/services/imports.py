@@ -1,7 +1,7 @@
 """Importing one image from any OCI registry into a registry's home region, like `az acr import`.
 
-`image_import` validates and records an IMPORT ReplicationJob on the home region's queue;
-`copy_import` (JOB_COPIERS[JobKind.IMPORT]) copies the image, an index with every platform,
+`image_import` validates and records an import job (jobs/specs.py ImportSpec) on the home region's
+queue; `copy_import` (the body of jobs/kinds/image_import.py) copies the image, an index with every platform,
 with the copy engine, then fans it out to the other replicas as if it had been pushed there.
 
 Source credentials are never stored in clear: the job's spec holds them encrypted with a key
@@ -13,6 +13,7 @@ queued imports with credentials fail with a clear error.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -25,12 +26,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..choices import JobKind, ReplicaStatus
+from ..choices import ReplicaStatus
 from ..exceptions import Conflict, InvalidInput
+from ..jobs.dispatch import job_record
+from ..jobs.specs import ImportSource, ImportSpec, ImportTarget, spec_dump
 from ..models import Registry, Replica, ReplicationJob
 from ..oci.client import RegistryClient, is_digest
 from ..oci.copy import CopyError, CopyResult, ImageRef, copy_images
-from .jobs import job_enqueue
 from .regions import region_client, region_is_available
 
 # The OCI distribution spec's grammar for repository names and tags.
@@ -163,55 +165,45 @@ def image_import(*, registry: Registry, source: dict, target_tags: list[str] | N
                        f"'{home.region.name}' has no data plane that answers.")
 
     prefix = registry.repository_prefix
-    spec = {
-        "source": {"registry_url": url, "repository": repository, "reference": reference},
-        "images": [{"repository": prefix + target, "tags": tags} for target, tags in targets.items()],
-    }
-    if username:
-        spec["source"]["credentials"] = credentials_seal(username, password)
+    spec = ImportSpec(
+        source=ImportSource(registry_url=url, repository=repository, reference=reference,
+                            credentials=credentials_seal(username, password) if username else ""),
+        images=tuple(ImportTarget(repository=prefix + target, tags=tuple(tags)) for target, tags in targets.items()),
+    )
     with transaction.atomic():
-        job = ReplicationJob.objects.create(replica=home, registry=registry, region=home.region,
-                                            kind=JobKind.IMPORT, spec=spec)
-        job_enqueue(job)
-    return job
+        return job_record(spec=spec, replica=home)
 
 
-def import_description(spec: dict) -> str:
-    source = spec.get("source") or {}
-    reference = source.get("reference", "")
-    separator = "@" if is_digest(reference) else ":"
-    host = urlsplit(source.get("registry_url", "")).netloc
-    return f"{host}/{source.get('repository', '')}{separator}{reference}"
+def import_description(spec: ImportSpec) -> str:
+    source = spec.source
+    separator = "@" if is_digest(source.reference) else ":"
+    return f"{urlsplit(source.registry_url).netloc}/{source.repository}{separator}{source.reference}"
 
 
-def copy_import(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str]:
-    """JOB_COPIERS[JobKind.IMPORT]: copy the image into the job's (home) region, then fan it out."""
-    spec = job.spec or {}
-    source_spec = spec["source"]
+def copy_import(job: ReplicationJob, spec: ImportSpec, *, on_progress) -> tuple[CopyResult, str]:
+    """Copy the image into the job's (home) region, then fan it out; returns (result, description)."""
+    source_spec = spec.source
     username = password = None
-    if source_spec.get("credentials"):
+    if source_spec.credentials:
         try:
-            username, password = credentials_open(source_spec["credentials"])
+            username, password = credentials_open(source_spec.credentials)
         except ValueError as error:
             raise CopyError(str(error)) from error
-    images = [
-        ImageRef(source_spec["repository"], source_spec["reference"], image["repository"], tuple(image["tags"]))
-        for image in spec["images"]
-    ]
-    description = import_description(spec)
-    with RegistryClient(source_spec["registry_url"], username=username, password=password,
+    images = [ImageRef(source_spec.repository, source_spec.reference, image.repository, image.tags)
+              for image in spec.images]
+    with RegistryClient(source_spec.registry_url, username=username, password=password,
                         timeout=settings.REGISTRY_HTTP_TIMEOUT) as source, region_client(job.region) as target:
         result = copy_images(source, target, images, concurrency=settings.REPLICATION_CONCURRENCY,
                              on_progress=on_progress)
-    if source_spec.get("credentials"):
+    if source_spec.credentials:
         # Done with them: a finished job keeps no secret, not even an encrypted one.
-        spec = {**spec, "source": {k: v for k, v in source_spec.items() if k != "credentials"}}
-        ReplicationJob.objects.filter(pk=job.pk).update(spec=spec)
-    import_fan_out(job=job, result=result)
-    return result, f"the import of {description}"
+        erased = dataclasses.replace(spec, source=dataclasses.replace(source_spec, credentials=""))
+        ReplicationJob.objects.filter(pk=job.pk).update(spec=spec_dump(erased))
+    import_fan_out(job=job, spec=spec)
+    return result, f"the import of {import_description(spec)}"
 
 
-def import_fan_out(*, job: ReplicationJob, result: CopyResult) -> int:
+def import_fan_out(*, job: ReplicationJob, spec: ImportSpec) -> int:
     """Replicate the imported tags like a push into the home region; returns how many were fanned out.
 
     Our engine's own pushes are notified with its User-Agent and never fan out (services/events.py),
@@ -224,11 +216,11 @@ def import_fan_out(*, job: ReplicationJob, result: CopyResult) -> int:
     now = timezone.now()
     digests = {}
     with region_client(job.region) as target:
-        for image in (job.spec or {}).get("images", []):
-            for tag in image["tags"]:
-                present = target.head_manifest(image["repository"], tag)
+        for image in spec.images:
+            for tag in image.tags:
+                present = target.head_manifest(image.repository, tag)
                 if present is not None:
-                    digests[(image["repository"], tag)] = present
+                    digests[(image.repository, tag)] = present
     count = 0
     for (repository, tag), descriptor in digests.items():
         event = RegistryEvent.objects.create(

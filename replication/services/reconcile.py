@@ -13,22 +13,21 @@ Untagged manifests are compared through the tags that reference them only.
 """
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from ..choices import ImageReplicationStatus, JobKind, JobState, RegistryEventAction, ReplicaStatus
+from ..choices import ImageReplicationStatus, JobState, RegistryEventAction, ReplicaStatus, ReplicationOrigin
 from ..models import (
     ImageReplication,
     ReconcileRun,
     Registry,
     RegistryEvent,
     Replica,
-    ReplicationJob,
 )
+from ..jobs.dispatch import job_record
+from ..jobs.specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete
 from . import image_status
-from .jobs import job_enqueue
 from .regions import region_client
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ def registry_reconcile(*, registry: Registry) -> ReconcileRun:
             if digest and name not in live:
                 differences.append({"repository": repository, "tag": tag, "region": name, "problem": "deleted",
                                     "digest": digest})
-                removals.setdefault(name, []).append({"repository": repository, "digest": digest})
+                removals.setdefault(name, []).append(ImageToDelete(repository=repository, digest=digest))
         if not live:
             continue
         if latest and latest.digest in live.values():
@@ -113,23 +112,24 @@ def registry_reconcile(*, registry: Registry) -> ReconcileRun:
             if (name, repository, tag, wanted) in in_flight:
                 continue  # an event copy is on its way already
             copies.setdefault((name, source), []).append(
-                {"repository": repository, "reference": tag, "digest": wanted, "pushed_at": pushed_at.isoformat()})
+                ImageToCopy(repository=repository, reference=tag, digest=wanted, pushed_at=pushed_at))
 
     jobs = []
     with transaction.atomic():
         for (target, source), images in copies.items():
-            job = _queue(by_name[target], {"action": "push", "origin": "reconcile", "reconcile_run": run.pk,
-                                           "source_region": source, "images": images})
+            job = job_record(spec=EventCopySpec(source_region=source, images=tuple(images),
+                                                origin=ReplicationOrigin.RECONCILE, reconcile_run=run.pk),
+                             replica=by_name[target])
             jobs.append(job.pk)
             for image in images:
                 image_status.image_status_record(
-                    registry=registry, region=by_name[target].region, repository=image["repository"],
-                    reference=image["reference"], digest=image["digest"],
-                    pushed_at=datetime.fromisoformat(image["pushed_at"]),
+                    registry=registry, region=by_name[target].region, repository=image.repository,
+                    reference=image.reference, digest=image.digest, pushed_at=image.pushed_at,
                     status=ImageReplicationStatus.PENDING, source_region=by_name[source].region, job=job)
         for target, images in removals.items():
-            jobs.append(_queue(by_name[target], {"action": "delete", "origin": "reconcile", "reconcile_run": run.pk,
-                                                 "source_region": "", "images": images}).pk)
+            jobs.append(job_record(spec=EventDeleteSpec(images=tuple(images), origin=ReplicationOrigin.RECONCILE,
+                                                        reconcile_run=run.pk),
+                                   replica=by_name[target]).pk)
         ReconcileRun.objects.filter(pk=run.pk).update(
             finished_at=timezone.now(), regions_checked=sorted(listings), regions_unreachable=unreachable,
             tags_checked=len(keys), differences=differences[:MAX_RECORDED_DIFFERENCES],
@@ -152,13 +152,6 @@ def _in_flight(registry: Registry) -> set[tuple[str, str, str, str]]:
         registry=registry, status=ImageReplicationStatus.PENDING,
         job__state__in=[JobState.QUEUED, JobState.RUNNING]).select_related("region")
     return {(row.region.name, row.repository, row.reference, row.digest) for row in rows}
-
-
-def _queue(replica: Replica, spec: dict) -> ReplicationJob:
-    job = ReplicationJob.objects.create(replica=replica, registry=replica.registry, region=replica.region,
-                                        kind=JobKind.EVENT, spec=spec)
-    job_enqueue(job)
-    return job
 
 
 def registries_reconcile() -> list[ReconcileRun]:

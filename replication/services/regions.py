@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 
 from ..exceptions import NotFound
+from ..jobs.retry import registry_http_retry
 from ..models import Region
 from ..oci.client import RegistryClient
 
@@ -17,7 +18,7 @@ def region_get(*, name: str) -> Region:
 
 
 def region_client(region: Region) -> RegistryClient:
-    return RegistryClient(region.endpoint, timeout=settings.REGISTRY_HTTP_TIMEOUT)
+    return RegistryClient(region.endpoint, timeout=settings.REGISTRY_HTTP_TIMEOUT, retry=registry_http_retry())
 
 
 def _endpoint_answers(endpoint: str) -> bool:

@@ -4,8 +4,9 @@ from django.db import IntegrityError, transaction
 
 from ..choices import RegistryRole, ReplicaStatus
 from ..exceptions import Conflict, InvalidInput, NotFound
-from ..models import Registry, Replica, RoleAssignment, Sku
-from ..queues import region_queue
+from ..models import Region, Registry, Replica, RoleAssignment, Sku
+from ..jobs.dispatch import job_record
+from ..jobs.specs import PurgeSpec
 from .regions import region_get, region_is_available
 from .webhooks import webhook_check_sku_limit
 
@@ -84,17 +85,14 @@ def registry_change_sku(*, registry: Registry, sku: str) -> Registry:
 
 
 def registry_delete(*, registry: Registry) -> None:
-    """Delete the registry and, once committed, its content in every region that held a replica."""
-    from ..tasks import purge_region_content
+    """Delete the registry and purge its repositories in every region that has a data plane.
 
-    targets = [(r.region_id, r.region.name) for r in registry.replicas.select_related("region")]
+    Every deployed region, not only those that held a replica: content pushed straight into a
+    region's registry (or left by a replica deleted long ago) must not outlive the registry.
+    The purge jobs are recorded before the row goes, and keep their history without it.
+    """
     prefix = registry.repository_prefix
     with transaction.atomic():
+        for region in Region.objects.exclude(endpoint=""):
+            job_record(spec=PurgeSpec(repository_prefix=prefix), registry=registry, region=region)
         registry.delete()
-        for region_id, region_name in targets:
-            transaction.on_commit(
-                lambda region_id=region_id, region_name=region_name: purge_region_content.apply_async(
-                    kwargs={"region_id": region_id, "repository_prefix": prefix},
-                    queue=region_queue(region_name),
-                )
-            )

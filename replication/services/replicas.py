@@ -1,11 +1,11 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..choices import WHOLE_REPLICA_JOB_KINDS, JobKind, JobState, ReplicaStatus
+from ..choices import WHOLE_REPLICA_JOB_KINDS, JobState, ReplicaStatus
 from ..exceptions import Conflict, NotFound
 from ..models import Registry, Replica, ReplicationJob
-from ..queues import region_queue
-from .jobs import job_enqueue
+from ..jobs.dispatch import job_record
+from ..jobs.specs import InitialSyncSpec, PurgeSpec, ResyncSpec
 from .regions import region_get, region_is_available
 
 
@@ -42,10 +42,7 @@ def replica_create(*, registry: Registry, region: str) -> tuple[Replica, Replica
                 registry=registry, region=region_obj, status=ReplicaStatus.CREATING,
                 status_message="Waiting for the initial sync.", status_changed_at=timezone.now(),
             )
-            job = ReplicationJob.objects.create(
-                replica=replica, registry=registry, region=region_obj, kind=JobKind.INITIAL
-            )
-            job_enqueue(job)
+            job = job_record(spec=InitialSyncSpec(), replica=replica)
     except IntegrityError:
         raise Conflict(f"Registry '{registry.name}' already has a replica in '{region_obj.name}'.",
                        field="region") from None
@@ -59,9 +56,7 @@ def replica_set_endpoint_enabled(*, replica: Replica, enabled: bool) -> Replica:
 
 
 def replica_delete(*, replica: Replica) -> None:
-    """Mark the replica deleting; a task in its region removes the content, then the row."""
-    from ..tasks import delete_replica
-
+    """Mark the replica deleting; a purge job in its region removes the content, then the row."""
     if replica.is_home:
         raise Conflict(f"The home replica in '{replica.region.name}' cannot be deleted; delete the registry instead.")
     with transaction.atomic():
@@ -72,10 +67,8 @@ def replica_delete(*, replica: Replica) -> None:
         if not updated:
             raise Conflict(f"The replica in '{replica.region.name}' is already being deleted.")
         replica.status = ReplicaStatus.DELETING
-        transaction.on_commit(
-            lambda: delete_replica.apply_async(kwargs={"replica_id": replica.pk},
-                                               queue=region_queue(replica.region.name))
-        )
+        job_record(spec=PurgeSpec(repository_prefix=replica.registry.repository_prefix, remove_replica=True),
+                   replica=replica)
 
 
 def replica_resync(*, replica: Replica) -> ReplicationJob:
@@ -94,8 +87,6 @@ def replica_resync(*, replica: Replica) -> ReplicationJob:
             raise Conflict(f"A sync of the replica in '{replica.region.name}' is already queued or running.")
         Replica.objects.filter(pk=replica.pk).update(
             status=ReplicaStatus.SYNCING, status_message="Waiting for the sync.", status_changed_at=timezone.now())
-        job = ReplicationJob.objects.create(replica=replica, registry=replica.registry, region=replica.region,
-                                            kind=JobKind.RECONCILE)
-        job_enqueue(job)
+        job = job_record(spec=ResyncSpec(), replica=replica)
     replica.status = ReplicaStatus.SYNCING
     return job

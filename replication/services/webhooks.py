@@ -15,7 +15,8 @@ webhook's secret (UTF-8)>`. The body is compact JSON with sorted keys:
      "tag"}, "timestamp"}
 Retries of one delivery send the same body (same "id"), so receivers can de-duplicate on it.
 A 2xx answer is success; timeouts, connection errors, 408, 429 and 5xx are retried with
-exponential backoff (WEBHOOK_RETRY_BACKOFF * 2**n s, at most WEBHOOK_MAX_RETRIES retries); any
+the project's retry policy (jobs/retry.py: WEBHOOK_RETRY_BACKOFF * 2**n s with full jitter, capped at
+WEBHOOK_RETRY_BACKOFF_MAX, at most WEBHOOK_MAX_RETRIES retries); any
 other answer fails at once. Redirects are followed only for 307/308 to the same scheme, host and
 port; any other redirect fails the delivery, so a receiver cannot bounce signed events elsewhere.
 """
@@ -34,12 +35,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from ..choices import WEBHOOK_SUBSCRIBABLE_ACTIONS, ReplicaStatus, WebhookAction, WebhookDeliveryState
 from ..exceptions import Conflict, InvalidInput, NotFound
 from ..models import Registry, Replica, Sku, Webhook, WebhookDelivery
+from ..jobs.dispatch import DELIVER_WEBHOOK_TASK, task_send_on_commit
+from ..jobs.retry import retry_policy
 from ..queues import region_queue
 from .regions import region_get
 
@@ -328,8 +331,6 @@ def webhook_notify(*, registry_id: int, region_name: str, action: str, target: d
 
 
 def _delivery_queue(webhook: Webhook, *, event_id, action, timestamp, target, request=None) -> WebhookDelivery:
-    from ..tasks import deliver_webhook
-
     body = {"id": str(event_id), "timestamp": timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "action": str(action), "target": target, "region": webhook.region.name}
     if request:
@@ -338,8 +339,8 @@ def _delivery_queue(webhook: Webhook, *, event_id, action, timestamp, target, re
         webhook=webhook, event_id=event_id, action=action, request_body=body,
         request_headers=webhook_logged_headers(webhook, webhook_request_headers(webhook, webhook_raw_body(body))),
     )
-    queue = region_queue(webhook.region.name)
-    transaction.on_commit(lambda: deliver_webhook.apply_async(kwargs={"delivery_id": delivery.pk}, queue=queue))
+    task_send_on_commit(DELIVER_WEBHOOK_TASK, kwargs={"delivery_id": delivery.pk},
+                        queue=region_queue(webhook.region.name))
     return delivery
 
 
@@ -442,16 +443,17 @@ def webhook_delivery_attempt(*, delivery_id: int) -> float | None:
     duration_ms = int((time.monotonic() - clock) * 1000)
 
     countdown = None
+    policy = retry_policy("WEBHOOK")
     if answer.ok:
         state = WebhookDeliveryState.SUCCEEDED
-    elif answer.retryable and attempt <= settings.WEBHOOK_MAX_RETRIES:
+    elif answer.retryable and policy.may_retry(attempt - 1):
         state = WebhookDeliveryState.PENDING
-        countdown = settings.WEBHOOK_RETRY_BACKOFF * (2 ** (attempt - 1))
+        countdown = policy.countdown(attempt - 1)
     else:
         state = WebhookDeliveryState.FAILED
     error = answer.error
     if countdown is not None:
-        error = f"{error} Attempt {attempt} of {settings.WEBHOOK_MAX_RETRIES + 1}; retrying in {countdown:g} s."
+        error = f"{error} Attempt {attempt} of {policy.max_retries + 1}; retrying in {countdown:.3g} s."
     elif state == WebhookDeliveryState.FAILED and answer.retryable:
         error = f"{error} Gave up after {attempt} attempts."
     log_entry = {"attempt": attempt, "at": started_at.isoformat(), "status": answer.status,
@@ -464,26 +466,3 @@ def webhook_delivery_attempt(*, delivery_id: int) -> float | None:
         next_attempt_at=started_at + timedelta(seconds=countdown) if countdown is not None else None,
     )
     return countdown
-
-
-def webhook_deliveries_recover(*, stale_after: timedelta = timedelta(seconds=120)) -> list[int]:
-    """Send again the task of pending deliveries that nothing is working on.
-
-    A broker can lose a task message (the filesystem broker does when a worker is killed). Rows
-    untouched for `stale_after` (well past an attempt's HTTP timeout) are sent again; the attempt
-    counter's compare-and-swap makes a duplicate message harmless.
-    """
-    from ..tasks import deliver_webhook
-
-    cutoff = timezone.now() - stale_after
-    stale = WebhookDelivery.objects.filter(state=WebhookDeliveryState.PENDING, created_at__lt=cutoff).filter(
-        Q(next_attempt_at__lt=cutoff) | Q(next_attempt_at__isnull=True, last_attempt_at__isnull=True)
-        | Q(next_attempt_at__isnull=True, last_attempt_at__lt=cutoff)
-    ).select_related("webhook__region")
-    resent = []
-    for delivery in stale:
-        queue = region_queue(delivery.webhook.region.name)
-        transaction.on_commit(lambda pk=delivery.pk, queue=queue: deliver_webhook.apply_async(
-            kwargs={"delivery_id": pk}, queue=queue))
-        resent.append(delivery.pk)
-    return resent

@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from replication.choices import JobState, ReplicaStatus
+from replication.choices import JobKind, JobState, ReplicaStatus
 from replication.models import Region, Replica, ReplicationJob
 from replication.oci.client import RegistryClient
 from replication.oci.corpus import build_corpus, push_corpus
@@ -105,7 +105,7 @@ def test_new_replica_gets_every_image_byte_for_byte(api_client, contoso, deploye
 
 
 def test_sync_twice_copies_nothing_the_second_time(api_client, contoso, deployed_regions, celery_worker_process):
-    from replication.services.jobs import job_enqueue
+    from replication.jobs.dispatch import job_send
     from replication.models import ReplicationJob as Job
 
     with RegistryClient(deployed_regions["westus"].endpoint) as client:
@@ -113,8 +113,8 @@ def test_sync_twice_copies_nothing_the_second_time(api_client, contoso, deployed
     api_client.post("/api/v1/registries/contoso/replicas/", {"region": "canadacentral"}, format="json")
     wait_for_replica(api_client, "canadacentral")
     first = Job.objects.get(region__name="canadacentral")
-    again = Job.objects.create(replica=first.replica, registry=first.registry, region=first.region, kind="reconcile")
-    job_enqueue(again)  # outside a transaction: sent at once
+    again = Job.objects.create(replica=first.replica, registry=first.registry, region=first.region, kind=JobKind.RESYNC)
+    job_send(again)  # outside a transaction: sent at once
     wait_for(lambda: Job.objects.get(pk=again.pk).state == JobState.SUCCEEDED, message="second sync")
     again.refresh_from_db()
     assert again.bytes_total == 0 and again.blobs_total == 0 and again.manifests_total == 0

@@ -12,7 +12,7 @@ from replication.choices import JobState, ReplicaStatus
 from replication.models import Region, Replica, ReplicationJob
 from replication.oci.client import USER_AGENT
 from replication.oci.constants import OCI_MANIFEST
-from replication.services.replication import replication_job_run
+from replication.jobs.runner import job_run
 
 _clock = itertools.count()
 BASE_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -52,5 +52,5 @@ def run_queued_jobs(order=None) -> list[ReplicationJob]:
     """Run every queued job here, oldest first (or in `order`), as the region's worker would."""
     jobs = order or list(ReplicationJob.objects.filter(state=JobState.QUEUED).order_by("id"))
     for job in jobs:
-        replication_job_run(job_id=job.pk)
+        job_run(job_id=job.pk)
     return [ReplicationJob.objects.get(pk=job.pk) for job in jobs]

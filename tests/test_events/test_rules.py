@@ -7,7 +7,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from replication.choices import JobState, ReplicaStatus
+from replication.choices import JobKind, JobState, ReplicaStatus
 from replication.models import (
     ImageReplication,
     ImageReplicationStatus,
@@ -56,7 +56,7 @@ def test_a_push_queues_one_copy_per_other_replica_and_each_arrives(geo, deployed
 
     jobs = ReplicationJob.objects.filter(registry=geo)
     assert sorted(j.region.name for j in jobs) == ["canadacentral", "westus"]
-    assert all(j.kind == "event" and j.spec["source_region"] == "eastus" for j in jobs)
+    assert all(j.kind == JobKind.EVENT_COPY and j.spec["source_region"] == "eastus" for j in jobs)
     states = {r.region.name: r.status for r in ImageReplication.objects.filter(registry=geo)}
     assert states == {"eastus": "complete", "westus": "pending", "canadacentral": "pending", "westeurope": "failed"}
 
@@ -106,7 +106,7 @@ def test_a_delete_propagates_everywhere(geo, deployed_regions):
     with RegistryClient(deployed_regions["eastus"].endpoint) as client:
         client.delete_manifest(repository, digest)
     receive("eastus", event(action="delete", repository=repository, digest=digest))
-    assert sorted(j.spec["action"] for j in ReplicationJob.objects.filter(state=JobState.QUEUED)) == ["delete"] * 2
+    assert sorted(j.kind for j in ReplicationJob.objects.filter(state=JobState.QUEUED)) == [JobKind.EVENT_DELETE] * 2
     run_queued_jobs()
     for name in ("westus", "canadacentral", "eastus"):
         assert digest_in(deployed_regions[name], repository, digest) is None

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from replication import services
 from replication.choices import JobKind, JobState, ReplicaStatus
+from replication.jobs.runner import job_transition
 from replication.exceptions import Conflict, InvalidInput, NotFound
 from replication.models import Region, Registry, Replica, ReplicationJob
 
@@ -50,7 +51,7 @@ def test_home_region_must_be_available(deployed_regions):
 def test_replica_create_records_replica_and_queued_job(premium):
     replica, job = services.replica_create(registry=premium, region="eastus")
     assert replica.status == ReplicaStatus.CREATING
-    assert job.kind == JobKind.INITIAL and job.state == JobState.QUEUED
+    assert job.kind == JobKind.INITIAL_SYNC and job.state == JobState.QUEUED
     assert job.replica == replica and job.region.name == "eastus"
 
 
@@ -150,10 +151,10 @@ def test_failed_create_leaves_nothing_half_written(premium):
 
 def test_job_transition_is_guarded(premium):
     _, job = services.replica_create(registry=premium, region="eastus")
-    assert services.job_transition(job_id=job.pk, to=JobState.RUNNING)
-    assert not services.job_transition(job_id=job.pk, to=JobState.RUNNING), "two workers cannot both own a job"
-    assert services.job_transition(job_id=job.pk, to=JobState.SUCCEEDED)
-    assert not services.job_transition(job_id=job.pk, to=JobState.QUEUED), "a finished job stays finished"
+    assert job_transition(job_id=job.pk, to=JobState.RUNNING)
+    assert not job_transition(job_id=job.pk, to=JobState.RUNNING), "two workers cannot both own a job"
+    assert job_transition(job_id=job.pk, to=JobState.SUCCEEDED)
+    assert not job_transition(job_id=job.pk, to=JobState.QUEUED), "a finished job stays finished"
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED and job.started_at and job.finished_at
 
@@ -184,11 +185,11 @@ def test_resync_queues_one_full_sync_at_a_time(premium):
     replica, first = services.replica_create(registry=premium, region="eastus")
     with pytest.raises(Conflict, match="already queued or running"):
         services.replica_resync(replica=replica)
-    services.job_transition(job_id=first.pk, to=JobState.RUNNING)
-    services.job_transition(job_id=first.pk, to=JobState.FAILED, error="boom")
+    job_transition(job_id=first.pk, to=JobState.RUNNING)
+    job_transition(job_id=first.pk, to=JobState.FAILED, error="boom")
     Replica.objects.filter(pk=replica.pk).update(status=ReplicaStatus.FAILED)
     job = services.replica_resync(replica=replica)
-    assert job.state == JobState.QUEUED and job.kind == JobKind.RECONCILE
+    assert job.state == JobState.QUEUED and job.kind == JobKind.RESYNC
     assert Replica.objects.get(pk=replica.pk).status == ReplicaStatus.SYNCING
 
 
@@ -196,7 +197,7 @@ def test_resync_of_home_or_deleting_replica_is_refused(premium):
     with pytest.raises(Conflict, match="source of every sync"):
         services.replica_resync(replica=premium.replicas.get())
     replica, job = services.replica_create(registry=premium, region="eastus")
-    services.job_transition(job_id=job.pk, to=JobState.CANCELED)
+    job_transition(job_id=job.pk, to=JobState.CANCELED)
     services.replica_delete(replica=replica)
     with pytest.raises(Conflict, match="being deleted"):
         services.replica_resync(replica=Replica.objects.get(pk=replica.pk))

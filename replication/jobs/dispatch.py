@@ -1,0 +1,46 @@
+"""Recording work and sending its task: the one way services hand work to the workers.
+
+Tasks are sent by name when the surrounding transaction commits, so no service imports
+`replication/tasks.py`, and a rolled-back request never leaves a task without its row.
+"""
+from celery import current_app
+from django.db import transaction
+
+from ..models import Region, Registry, Replica, ReplicationJob
+from ..queues import region_queue
+from .specs import JobSpec, spec_dump
+
+# Task names (replication/tasks.py registers them under these names).
+RUN_JOB_TASK = "replication.tasks.run_replication_job"
+PROCESS_EVENTS_TASK = "replication.tasks.process_registry_events"
+DELIVER_WEBHOOK_TASK = "replication.tasks.deliver_webhook"
+
+
+def task_send_on_commit(name: str, *, kwargs: dict, queue: str, on_sent=None) -> None:
+    """Send task `name` to `queue` once the current transaction commits (at once outside one)."""
+
+    def send():
+        result = current_app.send_task(name, kwargs=kwargs, queue=queue)
+        if on_sent is not None:
+            on_sent(result)
+
+    transaction.on_commit(send)
+
+
+def job_record(*, spec: JobSpec, replica: Replica | None = None, registry: Registry | None = None,
+               region: Region | None = None) -> ReplicationJob:
+    """Create a queued job of spec's kind (for replica, or for registry × region) and send it on commit."""
+    registry = registry if registry is not None else replica.registry
+    region = region if region is not None else replica.region
+    job = ReplicationJob.objects.create(replica=replica, registry=registry, region=region, kind=spec.kind,
+                                        spec=spec_dump(spec))
+    job_send(job)
+    return job
+
+
+def job_send(job: ReplicationJob) -> None:
+    """Send the job's task to its region's queue on commit; a duplicate send is harmless (the runner's CAS)."""
+    task_send_on_commit(
+        RUN_JOB_TASK, kwargs={"job_id": job.pk}, queue=region_queue(job.region.name),
+        on_sent=lambda result: ReplicationJob.objects.filter(pk=job.pk).update(celery_task_id=result.id or ""),
+    )

@@ -1,0 +1,17 @@
+"""Purge: empty a region of a registry's repositories (a deleted replica, or a deleted registry)."""
+from ...models import ReplicationJob
+from ...oci.copy import CopyProgress
+from ...services import content
+from ..specs import PurgeSpec
+from .base import JobOutcome, JobType
+
+
+def run(job: ReplicationJob, spec: PurgeSpec, on_progress) -> JobOutcome:
+    deleted = content.region_purge_prefix(region_id=job.region_id, repository_prefix=spec.repository_prefix)
+    if spec.remove_replica and job.replica_id:
+        content.replica_remove(replica_id=job.replica_id)
+    return JobOutcome(progress=CopyProgress(manifests_total=deleted, manifests_done=deleted), source=job.region.name)
+
+
+# The replica is being deleted (or gone with its registry): that is what a purge is for.
+JOB_TYPE = JobType(spec_type=PurgeSpec, run=run, needs_live_replica=False)

@@ -1,0 +1,170 @@
+"""The one runner of ReplicationJobs: it owns every state change, the progress and heartbeat,
+the retry policy and the failure handling; a kind's module (jobs/kinds/) only does the work.
+
+Every state change goes through `job_transition`, a conditional UPDATE, so two workers can
+never both run a job and a duplicated task message is a no-op.
+"""
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import psutil
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..choices import JOB_TRANSITIONS, JobKind, JobState, ReplicaStatus, WebhookDeliveryState
+from ..exceptions import RetryLater
+from ..models import ReplicationJob, WebhookDelivery
+from ..oci.client import RegistryError
+from ..queues import region_queue
+from .dispatch import DELIVER_WEBHOOK_TASK, job_send, task_send_on_commit
+from .kinds import JOB_TYPES
+from .progress import ProgressRecorder
+from .retry import retry_policy
+from .specs import SpecError, spec_load
+
+log = logging.getLogger(__name__)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def job_transition(*, job_id: int, to: JobState, **fields) -> bool:
+    """Move a job to `to` only from a state that allows it; False when another actor got there first."""
+    allowed_from = [state for state, targets in JOB_TRANSITIONS.items() if to in targets]
+    now = timezone.now()
+    if to == JobState.RUNNING:
+        fields.setdefault("started_at", now)
+        fields.setdefault("heartbeat_at", now)
+    if JobState(to).is_final:
+        fields.setdefault("finished_at", now)
+    return bool(ReplicationJob.objects.filter(pk=job_id, state__in=allowed_from).update(state=to, **fields))
+
+
+def describe_error(exc: Exception, *, region_name: str) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"Timed out talking to a registry while copying into {region_name}: {exc}"
+    if isinstance(exc, httpx.TransportError):
+        return f"Cannot reach a registry while copying into {region_name}: {exc}"
+    if isinstance(exc, RetryLater):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def is_retryable(exc: Exception) -> bool:
+    """Errors that may pass: the network, a registry's 5xx or 429, or work told to wait."""
+    if isinstance(exc, (httpx.TransportError, RetryLater)):
+        return True
+    if isinstance(exc, RegistryError):
+        return exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429
+    return False
+
+
+@dataclass(frozen=True)
+class RunResult:
+    state: JobState | None  # None: another worker owns the job
+    retry_in: float | None = None  # seconds: the task should run again after this
+
+
+def job_run(*, job_id: int, retries_done: int = 0) -> RunResult:
+    """Run one queued job to its end, or back to queued with the seconds before its next attempt."""
+    if not job_transition(job_id=job_id, to=JobState.RUNNING, worker=WORKER_ID, attempts=F("attempts") + 1):
+        return RunResult(state=None)
+    job = ReplicationJob.objects.select_related("replica__registry__home_region", "region", "registry").get(pk=job_id)
+    job_type = JOB_TYPES[JobKind(job.kind)]
+    try:
+        spec = spec_load(job.kind, job.spec)
+    except SpecError as exc:
+        return _fail(job, job_type, f"The job's spec is not valid: {exc}")
+    if job_type.needs_live_replica and (job.replica is None or job.replica.status == ReplicaStatus.DELETING):
+        job_transition(job_id=job_id, to=JobState.CANCELED, error="The replica was deleted.")
+        return RunResult(state=JobState.CANCELED)
+
+    try:
+        with ProgressRecorder(job.pk) as record_progress:
+            outcome = job_type.run(job, spec, record_progress)
+    except Exception as exc:
+        error = describe_error(exc, region_name=job.region.name)
+        policy = retry_policy("REPLICATION")
+        if not is_retryable(exc):
+            return _fail(job, job_type, error)
+        if not policy.may_retry(retries_done):
+            return _fail(job, job_type, f"{error} (gave up after {retries_done + 1} attempts)")
+        countdown = policy.countdown(retries_done)
+        if job_transition(job_id=job_id, to=JobState.QUEUED, error=f"{error} (retrying in {countdown:.0f} s)"):
+            job.refresh_from_db(fields=["attempts"])
+            job_type.on_retrying(job, error, countdown)
+        return RunResult(state=JobState.QUEUED, retry_in=countdown)
+
+    progress = outcome.progress
+    job_transition(
+        job_id=job_id, to=JobState.SUCCEEDED, error="",
+        manifests_total=progress.manifests_total, manifests_done=progress.manifests_done,
+        blobs_total=progress.blobs_total, blobs_done=progress.blobs_done,
+        bytes_total=progress.bytes_total, bytes_done=progress.bytes_done,
+    )
+    job_type.on_succeeded(job, outcome)
+    return RunResult(state=JobState.SUCCEEDED)
+
+
+def _fail(job: ReplicationJob, job_type, error: str) -> RunResult:
+    job_transition(job_id=job.pk, to=JobState.FAILED, error=error)
+    job_type.on_failed(job, error)
+    return RunResult(state=JobState.FAILED)
+
+
+# ---- lost work ----------------------------------------------------------------------------
+
+
+def jobs_recover(*, stale_after: timedelta | None = None) -> list[int]:
+    """Requeue jobs whose worker died: running on this host with a dead pid, or silent for too long.
+
+    The broker may have lost their message (the filesystem transport does on a hard kill), so
+    the task is sent again; job_transition makes a duplicate message a no-op.
+    """
+    stale_after = stale_after or timedelta(seconds=settings.REPLICATION_STALE_SECONDS)
+    cutoff = timezone.now() - stale_after
+    host = WORKER_ID.split(":")[0]
+    requeued = []
+    for job in ReplicationJob.objects.filter(state=JobState.RUNNING).select_related("region"):
+        worker_host, _, pid = job.worker.partition(":")
+        dead_here = worker_host == host and pid.isdigit() and not psutil.pid_exists(int(pid))
+        silent = job.heartbeat_at is None or job.heartbeat_at < cutoff
+        if (dead_here or silent) and job_transition(job_id=job.pk, to=JobState.QUEUED,
+                                                    error="Its worker stopped; requeued."):
+            job_send(job)
+            requeued.append(job.pk)
+    for job in ReplicationJob.objects.filter(state=JobState.QUEUED, created_at__lt=cutoff).select_related("region"):
+        job_send(job)
+        requeued.append(job.pk)
+    if requeued:
+        log.warning("Requeued replication jobs %s", requeued)
+    return requeued
+
+
+def deliveries_recover(*, stale_after: timedelta = timedelta(seconds=120)) -> list[int]:
+    """Send again the task of pending webhook deliveries that nothing is working on.
+
+    Rows untouched for `stale_after` (well past an attempt's HTTP timeout) are sent again; the
+    attempt counter's compare-and-swap makes a duplicate message harmless.
+    """
+    cutoff = timezone.now() - stale_after
+    stale = WebhookDelivery.objects.filter(state=WebhookDeliveryState.PENDING, created_at__lt=cutoff).filter(
+        Q(next_attempt_at__lt=cutoff) | Q(next_attempt_at__isnull=True, last_attempt_at__isnull=True)
+        | Q(next_attempt_at__isnull=True, last_attempt_at__lt=cutoff)
+    ).select_related("webhook__region")
+    resent = []
+    for delivery in stale:
+        task_send_on_commit(DELIVER_WEBHOOK_TASK, kwargs={"delivery_id": delivery.pk},
+                            queue=region_queue(delivery.webhook.region.name))
+        resent.append(delivery.pk)
+    return resent
+
+
+def lost_work_recover() -> None:
+    """The one sweep for work whose task message a broker or a dead worker lost."""
+    jobs_recover()
+    deliveries_recover()

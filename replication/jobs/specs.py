@@ -1,0 +1,185 @@
+"""The typed spec of each job kind: what a ReplicationJob row's `spec` JSON holds.
+
+Specs are plain frozen dataclasses, checked when a job is recorded (`spec_dump`) and when a
+worker reads it back (`spec_load`): a wrong shape is a `SpecError`, never a KeyError deep in
+a copy. They live apart from the kind modules (`jobs/kinds/`) because services build them to
+record work, and the kind modules import the services: one module for both would be a circle.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from datetime import datetime
+from typing import ClassVar
+
+from ..choices import JobKind, ReplicationOrigin
+
+
+class SpecError(ValueError):
+    """A job spec does not have the shape its kind needs."""
+
+
+# ---- the parts ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageToCopy:
+    repository: str  # with the registry's prefix, as the regional registries name it
+    reference: str  # the tag to write, or the digest of an untagged manifest
+    digest: str
+    pushed_at: datetime  # of the push being carried: "the later push wins" compares it
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageToDelete:
+    repository: str
+    digest: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportSource:
+    registry_url: str
+    repository: str
+    reference: str  # tag or digest
+    credentials: str = ""  # sealed with replication.secret_box; erased once the import succeeded
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportTarget:
+    repository: str  # with the registry's prefix
+    tags: tuple[str, ...]
+
+
+# ---- one spec per kind --------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class InitialSyncSpec:
+    """Copy everything the source region has under the registry's prefix into a new replica."""
+
+    kind: ClassVar[JobKind] = JobKind.INITIAL_SYNC
+
+
+@dataclasses.dataclass(frozen=True)
+class ResyncSpec:
+    """The same full copy again ("Sync again"), e.g. after a failure."""
+
+    kind: ClassVar[JobKind] = JobKind.RESYNC
+
+
+@dataclasses.dataclass(frozen=True)
+class EventCopySpec:
+    """Copy images pushed in source_region into the job's region (by digest, then the tags)."""
+
+    kind: ClassVar[JobKind] = JobKind.EVENT_COPY
+    source_region: str
+    images: tuple[ImageToCopy, ...]
+    origin: str = ReplicationOrigin.EVENT
+    reconcile_run: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EventDeleteSpec:
+    """Delete manifests (by digest) that were deleted elsewhere from the job's region."""
+
+    kind: ClassVar[JobKind] = JobKind.EVENT_DELETE
+    images: tuple[ImageToDelete, ...]
+    source_region: str = ""
+    origin: str = ReplicationOrigin.EVENT
+    reconcile_run: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportSpec:
+    """Copy one image from any registry into the home region, then fan it out like a push."""
+
+    kind: ClassVar[JobKind] = JobKind.IMPORT
+    source: ImportSource
+    images: tuple[ImportTarget, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class PurgeSpec:
+    """Delete every manifest under a prefix in the job's region (a deleted replica or registry)."""
+
+    kind: ClassVar[JobKind] = JobKind.PURGE
+    repository_prefix: str
+    remove_replica: bool = False  # delete the replica row once its region is empty
+
+
+JobSpec = InitialSyncSpec | ResyncSpec | EventCopySpec | EventDeleteSpec | ImportSpec | PurgeSpec
+SPEC_TYPES: dict[JobKind, type] = {spec.kind: spec for spec in typing.get_args(JobSpec)}
+
+
+# ---- JSON in and out ----------------------------------------------------------------------
+
+
+def spec_dump(spec: JobSpec) -> dict:
+    """The JSON that the job row stores; the spec is checked by loading its own dump."""
+    data = _dump(spec)
+    spec_load(spec.kind, data)
+    return data
+
+
+def spec_load(kind: str, data) -> JobSpec:
+    """The typed spec of a job row; SpecError when the JSON does not fit the kind."""
+    try:
+        spec_type = SPEC_TYPES[JobKind(kind)]
+    except ValueError:
+        raise SpecError(f"unknown job kind {kind!r}") from None
+    return _load(spec_type, {} if data is None else data, "spec")
+
+
+def _dump(value):
+    if dataclasses.is_dataclass(value):
+        # Optional parts left empty ("" or None) are not written: the stored JSON stays the minimum.
+        return {field.name: _dump(getattr(value, field.name)) for field in dataclasses.fields(value)
+                if not (getattr(value, field.name) in ("", None) and field.default in ("", None))}
+    if isinstance(value, (tuple, list)):
+        return [_dump(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _load(hint, value, path: str):
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(hint):
+            return None
+        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _load(inner, value, path)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise SpecError(f"{path} must be a list")
+        item_hint = typing.get_args(hint)[0]
+        return tuple(_load(item_hint, item, f"{path}[{index}]") for index, item in enumerate(value))
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise SpecError(f"{path} must be an object")
+        hints = typing.get_type_hints(hint)
+        fields = {field.name: field for field in dataclasses.fields(hint)}
+        unknown = set(value) - set(fields)
+        if unknown:
+            raise SpecError(f"{path} has unknown field(s) {', '.join(sorted(unknown))}")
+        loaded = {}
+        for name, field in fields.items():
+            if name in value:
+                loaded[name] = _load(hints[name], value[name], f"{path}.{name}")
+            elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                raise SpecError(f"{path}.{name} is missing")
+        return hint(**loaded)
+    if hint is datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise SpecError(f"{path} must be an ISO 8601 date and time") from None
+    if hint in (str, int, bool):
+        # bool is an int in Python; a spec never means one for the other.
+        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+            raise SpecError(f"{path} must be a {hint.__name__}")
+        return value
+    raise SpecError(f"{path}: no loader for {hint!r}")
