@@ -110,7 +110,7 @@ class ReplicationJob(models.Model):
     kind = models.CharField(max_length=16, choices=JobKind.choices)
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
     celery_task_id = models.CharField(max_length=64, blank=True)
-    # The kind's typed spec as JSON (replication/jobs/specs.py): what to copy, delete or import.
+    # The kind's typed spec as JSON (replication/job_specs.py): what to copy, delete or import.
     spec = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     manifests_total = models.PositiveIntegerField(default=0)

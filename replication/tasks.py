@@ -1,9 +1,9 @@
-"""Thin Celery tasks: take ids, call the jobs runner or one service. Sent by name (jobs/dispatch.py)."""
+"""Thin Celery tasks: take ids, call the jobs runner or one service. Sent by name (dispatch.py)."""
 from celery import shared_task
 from celery.signals import worker_ready
 
 from .jobs import runner
-from .jobs.retry import retry_policy
+from .retry import retry_policy
 from .services import events, image_status, reconcile, webhooks
 
 

@@ -1,5 +1,4 @@
-"""Background work: services record it here, the runner does it, tasks only carry ids.
-
-Services import `dispatch` (job_record, task_send_on_commit) and `specs`; the kind modules
-import the services; the runner imports the kinds; tasks.py imports the runner.
+"""Running background work: the runner (state, progress, heartbeat, retries, failures) and one
+module per job kind (jobs/kinds/). It sits above the services, whose work it runs; services
+record work below it, through replication/dispatch.py with the specs of replication/job_specs.py.
 """

@@ -21,11 +21,11 @@ from ..exceptions import RetryLater
 from ..models import ReplicationJob, WebhookDelivery
 from ..oci.client import RegistryError
 from ..queues import region_queue
-from .dispatch import DELIVER_WEBHOOK_TASK, job_send, task_send_on_commit
+from ..dispatch import DELIVER_WEBHOOK_TASK, job_send, task_send_on_commit
 from .kinds import JOB_TYPES
 from .progress import ProgressRecorder
-from .retry import retry_policy
-from .specs import SpecError, spec_load
+from ..retry import retry_policy
+from ..job_specs import SpecError, spec_load
 
 log = logging.getLogger(__name__)
 

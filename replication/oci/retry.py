@@ -1,7 +1,7 @@
 """The one retry policy of the project: exponential backoff with full jitter and a cap.
 
 Used for HTTP requests inside the engine (here, without Django), and by the jobs layer for
-Celery task retries and webhook deliveries (`replication/jobs/retry.py` builds the policies
+Celery task retries and webhook deliveries (`replication/retry.py` builds the policies
 from settings). The formula is Celery's `retry_backoff` / `retry_jitter` one
 (`celery.utils.time.get_exponential_backoff_interval`), kept in floats so that sub-second
 backoffs (tests, in-request retries) are not rounded up to whole seconds.

@@ -28,8 +28,8 @@ from ..models import (
     Replica,
     ReplicationJob,
 )
-from ..jobs.dispatch import PROCESS_EVENTS_TASK, job_record, task_send_on_commit
-from ..jobs.specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete
+from ..dispatch import PROCESS_EVENTS_TASK, job_record, task_send_on_commit
+from ..job_specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete
 from ..oci.client import USER_AGENT, is_digest
 from ..oci.constants import MANIFEST_MEDIA_TYPES
 from ..oci.copy import CopyResult, ImageRef, copy_images, delete_image

@@ -1,6 +1,6 @@
 """Importing one image from any OCI registry into a registry's home region, like `az acr import`.
 
-`image_import` validates and records an import job (jobs/specs.py ImportSpec) on the home region's
+`image_import` validates and records an import job (job_specs.py ImportSpec) on the home region's
 queue; `copy_import` (the body of jobs/kinds/image_import.py) copies the image, an index with every platform,
 with the copy engine, then fans it out to the other replicas as if it had been pushed there.
 
@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from ..choices import ReplicaStatus
 from ..exceptions import Conflict, InvalidInput
-from ..jobs.dispatch import job_record
-from ..jobs.specs import ImportSource, ImportSpec, ImportTarget, spec_dump
+from ..dispatch import job_record
+from ..job_specs import ImportSource, ImportSpec, ImportTarget, spec_dump
 from ..models import Registry, Replica, ReplicationJob
 from ..oci.client import RegistryClient, is_digest
 from ..oci.copy import CopyError, CopyResult, ImageRef, copy_images

@@ -25,8 +25,8 @@ from ..models import (
     RegistryEvent,
     Replica,
 )
-from ..jobs.dispatch import job_record
-from ..jobs.specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete
+from ..dispatch import job_record
+from ..job_specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete
 from . import image_status
 from .regions import region_client
 

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 
 from ..exceptions import NotFound
-from ..jobs.retry import registry_http_retry
+from ..retry import registry_http_retry
 from ..models import Region
 from ..oci.client import RegistryClient
 

@@ -5,8 +5,8 @@ from django.db import IntegrityError, transaction
 from ..choices import RegistryRole, ReplicaStatus
 from ..exceptions import Conflict, InvalidInput, NotFound
 from ..models import Region, Registry, Replica, RoleAssignment, Sku
-from ..jobs.dispatch import job_record
-from ..jobs.specs import PurgeSpec
+from ..dispatch import job_record
+from ..job_specs import PurgeSpec
 from .regions import region_get, region_is_available
 from .webhooks import webhook_check_sku_limit
 

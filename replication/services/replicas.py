@@ -4,8 +4,8 @@ from django.utils import timezone
 from ..choices import WHOLE_REPLICA_JOB_KINDS, JobState, ReplicaStatus
 from ..exceptions import Conflict, NotFound
 from ..models import Registry, Replica, ReplicationJob
-from ..jobs.dispatch import job_record
-from ..jobs.specs import InitialSyncSpec, PurgeSpec, ResyncSpec
+from ..dispatch import job_record
+from ..job_specs import InitialSyncSpec, PurgeSpec, ResyncSpec
 from .regions import region_get, region_is_available
 
 

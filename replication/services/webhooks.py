@@ -15,7 +15,7 @@ webhook's secret (UTF-8)>`. The body is compact JSON with sorted keys:
      "tag"}, "timestamp"}
 Retries of one delivery send the same body (same "id"), so receivers can de-duplicate on it.
 A 2xx answer is success; timeouts, connection errors, 408, 429 and 5xx are retried with
-the project's retry policy (jobs/retry.py: WEBHOOK_RETRY_BACKOFF * 2**n s with full jitter, capped at
+the project's retry policy (replication/retry.py: WEBHOOK_RETRY_BACKOFF * 2**n s with full jitter, capped at
 WEBHOOK_RETRY_BACKOFF_MAX, at most WEBHOOK_MAX_RETRIES retries); any
 other answer fails at once. Redirects are followed only for 307/308 to the same scheme, host and
 port; any other redirect fails the delivery, so a receiver cannot bounce signed events elsewhere.
@@ -41,8 +41,8 @@ from django.utils import timezone
 from ..choices import WEBHOOK_SUBSCRIBABLE_ACTIONS, ReplicaStatus, WebhookAction, WebhookDeliveryState
 from ..exceptions import Conflict, InvalidInput, NotFound
 from ..models import Registry, Replica, Sku, Webhook, WebhookDelivery
-from ..jobs.dispatch import DELIVER_WEBHOOK_TASK, task_send_on_commit
-from ..jobs.retry import retry_policy
+from ..dispatch import DELIVER_WEBHOOK_TASK, task_send_on_commit
+from ..retry import retry_policy
 from ..queues import region_queue
 from .regions import region_get
 

@@ -105,7 +105,7 @@ def test_new_replica_gets_every_image_byte_for_byte(api_client, contoso, deploye
 
 
 def test_sync_twice_copies_nothing_the_second_time(api_client, contoso, deployed_regions, celery_worker_process):
-    from replication.jobs.dispatch import job_send
+    from replication.dispatch import job_send
     from replication.models import ReplicationJob as Job
 
     with RegistryClient(deployed_regions["westus"].endpoint) as client:

@@ -6,9 +6,9 @@ import pytest
 
 from replication import services
 from replication.choices import JobKind, JobState, ReplicaStatus
-from replication.jobs.dispatch import job_record
+from replication.dispatch import job_record
 from replication.jobs.runner import job_run
-from replication.jobs.specs import EventCopySpec, ImageToCopy, SpecError, spec_dump, spec_load
+from replication.job_specs import EventCopySpec, ImageToCopy, SpecError, spec_dump, spec_load
 from replication.models import Region, Replica, ReplicationJob
 from replication.oci.retry import RetryPolicy
 
@@ -107,7 +107,7 @@ def test_deleting_a_registry_purges_every_deployed_region_and_keeps_the_jobs(con
 
 
 def test_no_service_imports_the_tasks_module():
-    """Services record work through replication.jobs.dispatch; tasks.py sits above them."""
+    """Services record work through replication.dispatch; tasks.py sits above them."""
     offenders = []
     for path in sorted((ROOT / "replication" / "services").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -1,7 +1,7 @@
 """Event copy: carry one push (from a registry event or the reconcile loop) into one region."""
 from ...models import ReplicationJob
 from ...services import events, image_status
-from ..specs import EventCopySpec
+from ...job_specs import EventCopySpec
 from .base import JobOutcome, JobType
 
 

@@ -2,7 +2,7 @@
 from ...models import ReplicationJob
 from ...oci.copy import CopyProgress
 from ...services import events
-from ..specs import EventDeleteSpec
+from ...job_specs import EventDeleteSpec
 from .base import JobOutcome, JobType
 
 

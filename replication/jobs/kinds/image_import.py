@@ -1,7 +1,7 @@
 """Import: one image from any registry into the home region, then fanned out like a push."""
 from ...models import ReplicationJob
 from ...services import imports
-from ..specs import ImportSpec
+from ...job_specs import ImportSpec
 from .base import JobOutcome, JobType
 
 

@@ -1,5 +1,5 @@
 """Initial sync: a new replica gets every image of the registry."""
-from ..specs import InitialSyncSpec
+from ...job_specs import InitialSyncSpec
 from .base import JobType
 from .whole_replica import copy_everything, replica_failed, replica_ready, replica_retrying
 

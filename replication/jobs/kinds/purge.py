@@ -2,7 +2,7 @@
 from ...models import ReplicationJob
 from ...oci.copy import CopyProgress
 from ...services import content
-from ..specs import PurgeSpec
+from ...job_specs import PurgeSpec
 from .base import JobOutcome, JobType
 
 

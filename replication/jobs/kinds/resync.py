@@ -1,5 +1,5 @@
 """Resync ("Sync again"): the same full copy, to repair a replica or check that it is level."""
-from ..specs import ResyncSpec
+from ...job_specs import ResyncSpec
 from .base import JobType
 from .whole_replica import copy_everything, replica_failed, replica_ready, replica_retrying
 

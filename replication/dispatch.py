@@ -6,9 +6,9 @@ Tasks are sent by name when the surrounding transaction commits, so no service i
 from celery import current_app
 from django.db import transaction
 
-from ..models import Region, Registry, Replica, ReplicationJob
-from ..queues import region_queue
-from .specs import JobSpec, spec_dump
+from .job_specs import JobSpec, spec_dump
+from .models import Region, Registry, Replica, ReplicationJob
+from .queues import region_queue
 
 # Task names (replication/tasks.py registers them under these names).
 RUN_JOB_TASK = "replication.tasks.run_replication_job"

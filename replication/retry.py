@@ -6,7 +6,7 @@
 """
 from django.conf import settings
 
-from ..oci.retry import RetryPolicy
+from .oci.retry import RetryPolicy
 
 
 def retry_policy(purpose: str) -> RetryPolicy:

@@ -13,7 +13,7 @@ import typing
 from datetime import datetime
 from typing import ClassVar
 
-from ..choices import JobKind, ReplicationOrigin
+from .choices import JobKind, ReplicationOrigin
 
 
 class SpecError(ValueError):
