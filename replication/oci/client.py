@@ -22,6 +22,7 @@ import httpcore._sync.http11
 import httpx
 
 from .constants import MANIFEST_ACCEPT, MAX_PAGE_SIZE
+from .reference import is_digest, parse_digest
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
@@ -44,7 +45,6 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context() if hasattr(httpx, "create_ssl_context") else ssl.create_default_context()
 
 
-_DIGEST = re.compile(r"^(?P<algorithm>sha256|sha384|sha512):(?P<hex>[0-9a-f]+)$")
 _AUTH_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^\s,]+))')
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 # /v2/<name>/<endpoint>: the repository name is what precedes the endpoint suffix.
@@ -111,19 +111,12 @@ class Manifest(NamedTuple):
 
 
 def new_hasher(digest: str):
-    """A hashlib object for the algorithm of `digest` (sha256:..., sha512:...)."""
-    match = _DIGEST.match(digest)
-    if not match:
-        raise ValueError(f"not a digest: {digest!r}")
-    return hashlib.new(match["algorithm"])
+    """A hashlib object for the algorithm of `digest` (sha256:..., sha512:...); InvalidDigest otherwise."""
+    return hashlib.new(parse_digest(digest).algorithm)
 
 
 def digest_of(data: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
-
-
-def is_digest(reference: str) -> bool:
-    return bool(_DIGEST.match(reference))
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:

@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from .client import DigestMismatchError, Manifest, RegistryClient, RegistryError, is_digest, new_hasher
+from .client import DigestMismatchError, Manifest, RegistryClient, RegistryError, new_hasher
 from .constants import FOREIGN_LAYER_MEDIA_TYPES, IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES
+from .reference import is_digest
 
 PROGRESS_INTERVAL = 0.5  # seconds between on_progress calls
 PROGRESS_BYTES = 1 << 20  # a transfer counts its bytes once per MiB, not once per socket read

@@ -28,9 +28,10 @@ from ..models import (
     Replica,
     ReplicationJob,
 )
-from ..oci.client import USER_AGENT, is_digest
+from ..oci.client import USER_AGENT
 from ..oci.constants import MANIFEST_MEDIA_TYPES
 from ..oci.copy import CopyProgress, CopyResult, ImageRef, copy_images, delete_image
+from ..oci.reference import is_digest
 from ..queues import PORTAL_QUEUE
 from . import image_status
 from .jobs import job_enqueue

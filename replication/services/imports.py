@@ -28,14 +28,24 @@ from django.utils import timezone
 from ..choices import JobKind, ReplicaStatus
 from ..exceptions import Conflict, InvalidInput
 from ..models import Registry, Replica, ReplicationJob
-from ..oci.client import RegistryClient, is_digest
+from ..oci.client import RegistryClient
 from ..oci.copy import CopyError, CopyResult, ImageRef, copy_images
+from ..oci.reference import (
+    InvalidDigest,
+    InvalidReference,
+    InvalidRepository,
+    InvalidTag,
+    is_digest,
+    is_repository,
+    is_tag,
+    join_reference,
+    looks_like_digest,
+    parse_digest,
+    split_reference,
+)
 from .jobs import job_enqueue
 from .regions import region_client, region_is_available
 
-# The OCI distribution spec's grammar for repository names and tags.
-REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
 # Docker Hub's name for humans and its API's real host.
 DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -98,7 +108,7 @@ def source_registry_url(value) -> str:
 
 def _repository(value, field: str) -> str:
     name = str(value or "")
-    if len(name) > 255 or not REPOSITORY_RE.match(name):
+    if not is_repository(name):
         raise InvalidInput(f"{field} {value!r} is not a repository name (lowercase letters, digits, "
                            "separators '.', '_', '-', and '/').", field=field)
     return name
@@ -106,11 +116,15 @@ def _repository(value, field: str) -> str:
 
 def _reference(value) -> str:
     reference = str(value or "")
-    if not (is_digest(reference) or TAG_RE.match(reference)):
+    if looks_like_digest(reference):
+        try:
+            parse_digest(reference)
+        except InvalidDigest:
+            raise InvalidInput(f"source.reference {value!r} is not a complete digest (sha256:<64 hex>).",
+                               field="source.reference") from None
+    elif not is_tag(reference):
         raise InvalidInput(f"source.reference {value!r} is neither a tag nor a digest (sha256:<64 hex>).",
                            field="source.reference")
-    if reference.startswith("sha256:") and len(reference) != 71:
-        raise InvalidInput(f"source.reference {value!r} is not a complete sha256 digest.", field="source.reference")
     return reference
 
 
@@ -122,12 +136,18 @@ def _target_tags(values, *, default_repository: str, reference: str) -> dict[str
         raise InvalidInput(f"At most {MAX_TARGET_TAGS} target tags per import.", field="target_tags")
     grouped: dict[str, list[str]] = {}
     for value in values:
-        repository, colon, tag = str(value).rpartition(":")
-        if not colon or "/" in tag:
-            raise InvalidInput(f"target tag {value!r} must look like 'repository:tag'.", field="target_tags")
-        repository = _repository(repository, "target_tags")
-        if not TAG_RE.match(tag):
-            raise InvalidInput(f"target tag {value!r} has an invalid tag {tag!r}.", field="target_tags")
+        shape = f"target tag {value!r} must look like 'repository:tag'."
+        try:
+            repository, tag, digest = split_reference(str(value))
+        except InvalidRepository:
+            raise InvalidInput(f"target tag {value!r} has an invalid repository name (lowercase letters, digits, "
+                               "separators '.', '_', '-', and '/').", field="target_tags") from None
+        except InvalidTag:
+            raise InvalidInput(f"target tag {value!r} has an invalid tag.", field="target_tags") from None
+        except InvalidReference:
+            raise InvalidInput(shape, field="target_tags") from None
+        if tag is None or digest is not None:
+            raise InvalidInput(shape, field="target_tags")
         if tag not in grouped.setdefault(repository, []):
             grouped[repository].append(tag)
     return grouped
@@ -178,10 +198,8 @@ def image_import(*, registry: Registry, source: dict, target_tags: list[str] | N
 
 def import_description(spec: dict) -> str:
     source = spec.get("source") or {}
-    reference = source.get("reference", "")
-    separator = "@" if is_digest(reference) else ":"
     host = urlsplit(source.get("registry_url", "")).netloc
-    return f"{host}/{source.get('repository', '')}{separator}{reference}"
+    return f"{host}/{join_reference(source.get('repository', ''), source.get('reference', ''))}"
 
 
 def copy_import(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str]:
