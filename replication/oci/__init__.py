@@ -2,8 +2,24 @@
 
 Pure Python and httpx; nothing here imports Django, so workers and tests use it directly.
 """
-from .client import Descriptor, DigestMismatchError, Manifest, RegistryClient, RegistryError, digest_of
-from .copy import CopyError, CopyProgress, CopyResult, ImageRef, copy_images, copy_registry, delete_image
+from .client import (
+    Descriptor,
+    DigestMismatchError,
+    Manifest,
+    RegistryClient,
+    RegistryError,
+    digest_of,
+)
+from .copy import (
+    CopyError,
+    CopyProgress,
+    CopyResult,
+    ImageRef,
+    copy_images,
+    copy_registry,
+    delete_image,
+    tag_manifest,
+)
 
 __all__ = [
     "CopyError",
@@ -19,4 +35,5 @@ __all__ = [
     "copy_registry",
     "delete_image",
     "digest_of",
+    "tag_manifest",
 ]

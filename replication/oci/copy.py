@@ -149,6 +149,21 @@ def delete_image(target: RegistryClient, repository: str, digest: str) -> bool:
     return target.delete_manifest(repository, digest)
 
 
+def tag_manifest(target: RegistryClient, repository: str, tag: str, digest: str) -> bool:
+    """Point tag at the manifest digest, already in the repository; True when it wrote the tag.
+
+    HEAD first, so a tag already at digest costs one request and no write; otherwise the
+    manifest is read by digest (verified) and PUT under the tag byte for byte, so the tag's
+    digest is exactly `digest`.
+    """
+    present = target.head_manifest(repository, tag)
+    if present is not None and present.digest == digest:
+        return False
+    manifest = target.get_manifest(repository, digest)
+    target.put_manifest(repository, tag, manifest.body, manifest.media_type)
+    return True
+
+
 # ---- planning ---------------------------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ from ..models import (
 )
 from ..oci.client import USER_AGENT
 from ..oci.constants import MANIFEST_MEDIA_TYPES
-from ..oci.copy import CopyProgress, CopyResult, ImageRef, copy_images, delete_image
+from ..oci.copy import CopyProgress, CopyResult, ImageRef, copy_images, delete_image, tag_manifest
 from ..oci.reference import is_digest
 from ..queues import PORTAL_QUEUE
 from . import image_status
@@ -342,9 +342,6 @@ def _put_tag_unless_superseded(job, target, image: dict, tag: str, pushed_at: da
         if event_superseded(registry_id=job.registry_id, repository=repository, tag=tag, digest=digest,
                             pushed_at=pushed_at):
             return
-        present = target.head_manifest(repository, tag)
-        if present is None or present.digest != digest:
-            manifest = target.get_manifest(repository, digest)
-            target.put_manifest(repository, tag, manifest.body, manifest.media_type)
+        tag_manifest(target, repository, tag, digest)
         image_status.image_status_mark_complete(registry_id=job.registry_id, region_id=job.region_id,
                                                 repository=repository, reference=tag, digest=digest)
