@@ -51,11 +51,17 @@ FAN_OUT_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED, ReplicaStatus.S
 
 
 def events_token_valid(*, region_name: str, authorization: str) -> bool:
-    """The region's registry sends `Authorization: Bearer <region_events_token(region)>`."""
+    """The region's registry sends `Authorization: Bearer <region_events_token(region)>`.
+
+    Tokens derived from SECRET_KEY_FALLBACKS still count, so registries keep delivering while
+    SECRET_KEY is rotated and their configs are rolled out with the new token.
+    """
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token or not region_name:
         return False
-    return hmac.compare_digest(token.strip().encode(), region_events_token(region_name).encode())
+    secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return any(hmac.compare_digest(token.strip().encode(), region_events_token(region_name, secret=secret).encode())
+               for secret in secrets)
 
 
 @dataclass(frozen=True)

@@ -4,20 +4,15 @@
 `copy_import` (JOB_COPIERS[JobKind.IMPORT]) copies the image, an index with every platform,
 with the copy engine, then fans it out to the other replicas as if it had been pushed there.
 
-Source credentials are never stored in clear: the job's spec holds them encrypted with a key
-derived from SECRET_KEY (HMAC-SHA256 in counter mode as the keystream, then an HMAC-SHA256 tag
-over nonce and ciphertext: the standard library only, `cryptography` is not a dependency), and
-the ciphertext is erased from the spec once the import succeeded. Rotating SECRET_KEY makes
-queued imports with credentials fail with a clear error.
+Source credentials are never stored in clear: the job's spec holds them as a Fernet token
+(`secret_box`, a key derived from SECRET_KEY), erased from the spec once the import succeeded.
+Rotating SECRET_KEY with the old key in SECRET_KEY_FALLBACKS keeps queued imports readable;
+dropping the old key makes them fail with a clear error.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import re
-import secrets
 import uuid
 from urllib.parse import urlsplit
 
@@ -43,6 +38,7 @@ from ..oci.reference import (
     parse_digest,
     split_reference,
 )
+from ..secret_box import SecretUnreadable, secret_open, secret_seal
 from .jobs import job_enqueue
 from .regions import region_client, region_is_available
 
@@ -58,33 +54,14 @@ IMPORTABLE_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED)
 # ---- credentials in the job's spec ---------------------------------------------------------
 
 
-def _key(purpose: str) -> bytes:
-    return hmac.new(settings.SECRET_KEY.encode(), f"georegistry-import:{purpose}".encode(), hashlib.sha256).digest()
-
-
-def _keystream(nonce: bytes, length: int) -> bytes:
-    key, blocks = _key("encrypt"), []
-    for counter in range(-(-length // 32)):
-        blocks.append(hmac.new(key, nonce + counter.to_bytes(8, "big"), hashlib.sha256).digest())
-    return b"".join(blocks)[:length]
-
-
 def credentials_seal(username: str, password: str) -> str:
-    """Encrypt-then-MAC the credentials; the result is safe to store in the job's spec."""
-    plain = json.dumps({"username": username, "password": password}).encode()
-    nonce = secrets.token_bytes(16)
-    cipher = bytes(a ^ b for a, b in zip(plain, _keystream(nonce, len(plain))))
-    tag = hmac.new(_key("authenticate"), nonce + cipher, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(nonce + tag + cipher).decode()
+    """The credentials as a Fernet token (secret_box); safe to store in the job's spec."""
+    return secret_seal(json.dumps({"username": username, "password": password}))
 
 
 def credentials_open(sealed: str) -> tuple[str, str]:
-    """The (username, password) sealed by credentials_seal; ValueError when tampered or the key changed."""
-    raw = base64.urlsafe_b64decode(sealed.encode())
-    nonce, tag, cipher = raw[:16], raw[16:48], raw[48:]
-    if not hmac.compare_digest(tag, hmac.new(_key("authenticate"), nonce + cipher, hashlib.sha256).digest()):
-        raise ValueError("the import's credentials cannot be decrypted (was SECRET_KEY changed?)")
-    plain = json.loads(bytes(a ^ b for a, b in zip(cipher, _keystream(nonce, len(cipher)))))
+    """The (username, password) sealed by credentials_seal; SecretUnreadable when altered or the key is gone."""
+    plain = json.loads(secret_open(sealed))
     return plain["username"], plain["password"]
 
 
@@ -210,8 +187,8 @@ def copy_import(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str]:
     if source_spec.get("credentials"):
         try:
             username, password = credentials_open(source_spec["credentials"])
-        except ValueError as error:
-            raise CopyError(str(error)) from error
+        except SecretUnreadable as error:
+            raise CopyError(f"the import's source credentials are unreadable: {error}") from error
     images = [
         ImageRef(source_spec["repository"], source_spec["reference"], image["repository"], tuple(image["tags"]))
         for image in spec["images"]
