@@ -9,6 +9,7 @@ from .client import (
     RegistryClient,
     RegistryError,
     digest_of,
+    tune_socket_reads,
 )
 from .copy import (
     CopyError,
@@ -36,4 +37,5 @@ __all__ = [
     "delete_image",
     "digest_of",
     "tag_manifest",
+    "tune_socket_reads",
 ]

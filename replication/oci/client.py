@@ -30,13 +30,20 @@ USER_AGENT = "georegistry-replication/0.1"
 TOKEN_LIFETIME = 60  # seconds, when the token server does not say (the token spec's default)
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 RETRIES = 2  # extra attempts for idempotent requests that failed on the wire or with a 5xx
-# httpcore reads the socket 64 KiB at a time, and every read is a trip through h11 and httpx:
-# 256 KiB reads cut the engine's CPU per blob byte by a third or more (a class attribute, so it
-# applies to every httpcore connection in the process; it only sizes recv buffers).
-READ_SIZE = 256 * 1024
-if getattr(httpcore._sync.http11.HTTP11Connection, "READ_NUM_BYTES", READ_SIZE) < READ_SIZE:
-    httpcore._sync.http11.HTTP11Connection.READ_NUM_BYTES = READ_SIZE
+READ_SIZE = 256 * 1024  # socket read size that tune_socket_reads() sets
 
+
+def tune_socket_reads() -> None:
+    """Make httpcore read the socket READ_SIZE bytes at a time; call it where a copying process starts.
+
+    httpcore reads 64 KiB at a time, and every read is a trip through h11 and httpx: 256 KiB
+    reads cut the engine's CPU per blob byte by a third or more. It is a class attribute, so it
+    applies to every httpcore connection in the process (it only sizes recv buffers): hence an
+    explicit call by the process's entry point, not a side effect of importing the engine.
+    """
+    connection = httpcore._sync.http11.HTTP11Connection
+    if getattr(connection, "READ_NUM_BYTES", READ_SIZE) < READ_SIZE:
+        connection.READ_NUM_BYTES = READ_SIZE
 
 
 @functools.lru_cache(maxsize=1)
