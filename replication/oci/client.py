@@ -300,16 +300,6 @@ class RegistryClient:
         finally:
             response.close()
 
-    def read_blob(self, repository: str, digest: str) -> bytes:
-        """A small blob (a config) in memory, verified."""
-        with self.open_blob(repository, digest) as response:
-            data = response.read()
-        hasher = new_hasher(digest)
-        hasher.update(data)
-        if f"{hasher.name}:{hasher.hexdigest()}" != digest:
-            raise DigestMismatchError(f"blob {repository}@{digest}: content does not match its digest")
-        return data
-
     def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
         """Cross-repository mount inside this registry; False when the registry declined."""
         response = self._request(

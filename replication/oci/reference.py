@@ -91,10 +91,6 @@ def looks_like_digest(reference: str) -> bool:
     return isinstance(reference, str) and ":" in reference
 
 
-def is_tag_or_digest(reference: str) -> bool:
-    return is_digest(reference) or is_tag(reference)
-
-
 def split_reference(text: str) -> Reference:
     """Split and check `repo:tag`, `repo@sha256:...` or `repo:tag@sha256:...`.
 
