@@ -9,7 +9,7 @@ import dataclasses
 import json
 import sys
 
-from replication.oci import RegistryClient, copy_registry
+from replication.oci import RegistryClient, copy_registry, tune_socket_reads
 
 
 def main(argv: list[str]) -> int:
@@ -20,6 +20,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
 
+    tune_socket_reads()  # as the product's worker and copy_registry do, so the figures match theirs
     with RegistryClient(args.source) as source, RegistryClient(args.target) as target:
         result = copy_registry(source, target, repository_prefix=args.repository_prefix,
                                concurrency=args.concurrency)

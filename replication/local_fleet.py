@@ -1,7 +1,6 @@
 """The local fleet: one CNCF Distribution per configured region, on loopback, for development and demos."""
-import hashlib
-
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 
 from .dataplane import DistributionProcess
 from .services.regions import region_events_token, region_get, region_set_endpoint
@@ -19,7 +18,7 @@ def local_region_process(name: str, *, index: int, base_port: int | None = None,
         port=base_port + index,
         storage_dir=root / name / "data",
         # Fixed per region so uploads survive a restart of the registry.
-        http_secret=hashlib.sha256(f"{settings.SECRET_KEY}:{name}".encode()).hexdigest(),
+        http_secret=salted_hmac("replication.local_fleet.http_secret", name, algorithm="sha256").hexdigest(),
         notifications_url=portal_url + EVENTS_PATH,
         notifications_headers={
             "Authorization": [f"Bearer {region_events_token(name)}"],

@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.templatetags.static import static
 from django.urls import reverse
@@ -26,26 +25,11 @@ from .models import Region, Registry, Sku
 from .pricing import monthly_cost
 from .services.image_status import registry_image_matrix
 
-# Panels other features add to the overview page; each is shown once its template exists.
-OVERVIEW_PANEL_TEMPLATES = ["replication/_image_matrix.html", "replication/_webhooks.html"]
-
-
 def registry_or_404(name: str) -> Registry:
     try:
         return services.registry_get(name=name)
     except NotFound as error:
         raise Http404(error.message) from None
-
-
-def existing_templates(names: list[str]) -> list[str]:
-    found = []
-    for name in names:
-        try:
-            get_template(name)
-        except TemplateDoesNotExist:
-            continue
-        found.append(name)
-    return found
 
 
 def parse(form_class, data) -> dict:
@@ -116,7 +100,6 @@ class RegistryDetailView(LoginRequiredMixin, View):
             "login_server": selectors.registry_login_server(registry),
             "monthly_cost": selectors.registry_monthly_cost(registry, region_count=len(replicas)),
             "sku_options": sku_options(registry=registry, region_count=len(replicas)),
-            "extra_panels": existing_templates(OVERVIEW_PANEL_TEMPLATES),
             "image_matrix": registry_image_matrix(registry=registry),  # replication/_image_matrix.html
         })
 

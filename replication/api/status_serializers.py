@@ -24,8 +24,3 @@ class ImageReplicationStatusSerializer(serializers.Serializer):
     repository = serializers.CharField()
     digest = serializers.CharField()
     regions = RegionReplicationStatusSerializer(many=True)
-
-
-class ReplicationStatusQuerySerializer(serializers.Serializer):
-    repository = serializers.CharField(help_text="With or without the registry's prefix: app or contoso/app.")
-    reference = serializers.CharField(help_text="A tag or a digest (sha256:…).")

@@ -2,8 +2,25 @@
 
 Pure Python and httpx; nothing here imports Django, so workers and tests use it directly.
 """
-from .client import Descriptor, DigestMismatchError, Manifest, RegistryClient, RegistryError, digest_of
-from .copy import CopyError, CopyProgress, CopyResult, ImageRef, copy_images, copy_registry, delete_image
+from .client import (
+    Descriptor,
+    DigestMismatchError,
+    Manifest,
+    RegistryClient,
+    RegistryError,
+    digest_of,
+    tune_socket_reads,
+)
+from .copy import (
+    CopyError,
+    CopyProgress,
+    CopyResult,
+    ImageRef,
+    copy_images,
+    copy_registry,
+    delete_image,
+    tag_manifest,
+)
 
 __all__ = [
     "CopyError",
@@ -19,4 +36,6 @@ __all__ = [
     "copy_registry",
     "delete_image",
     "digest_of",
+    "tag_manifest",
+    "tune_socket_reads",
 ]

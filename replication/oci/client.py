@@ -22,6 +22,7 @@ import httpcore._sync.http11
 import httpx
 
 from .constants import MANIFEST_ACCEPT, MAX_PAGE_SIZE
+from .reference import is_digest, parse_digest
 from .retry import HTTP_REQUEST_RETRY, RetryPolicy
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
@@ -29,13 +30,20 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
 USER_AGENT = "georegistry-replication/0.1"
 TOKEN_LIFETIME = 60  # seconds, when the token server does not say (the token spec's default)
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
-# httpcore reads the socket 64 KiB at a time, and every read is a trip through h11 and httpx:
-# 256 KiB reads cut the engine's CPU per blob byte by a third or more (a class attribute, so it
-# applies to every httpcore connection in the process; it only sizes recv buffers).
-READ_SIZE = 256 * 1024
-if getattr(httpcore._sync.http11.HTTP11Connection, "READ_NUM_BYTES", READ_SIZE) < READ_SIZE:
-    httpcore._sync.http11.HTTP11Connection.READ_NUM_BYTES = READ_SIZE
+READ_SIZE = 256 * 1024  # socket read size that tune_socket_reads() sets
 
+
+def tune_socket_reads() -> None:
+    """Make httpcore read the socket READ_SIZE bytes at a time; call it where a copying process starts.
+
+    httpcore reads 64 KiB at a time, and every read is a trip through h11 and httpx: 256 KiB
+    reads cut the engine's CPU per blob byte by a third or more. It is a class attribute, so it
+    applies to every httpcore connection in the process (it only sizes recv buffers): hence an
+    explicit call by the process's entry point, not a side effect of importing the engine.
+    """
+    connection = httpcore._sync.http11.HTTP11Connection
+    if getattr(connection, "READ_NUM_BYTES", READ_SIZE) < READ_SIZE:
+        connection.READ_NUM_BYTES = READ_SIZE
 
 
 @functools.lru_cache(maxsize=1)
@@ -44,7 +52,6 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context() if hasattr(httpx, "create_ssl_context") else ssl.create_default_context()
 
 
-_DIGEST = re.compile(r"^(?P<algorithm>sha256|sha384|sha512):(?P<hex>[0-9a-f]+)$")
 _AUTH_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^\s,]+))')
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 # /v2/<name>/<endpoint>: the repository name is what precedes the endpoint suffix.
@@ -111,19 +118,12 @@ class Manifest(NamedTuple):
 
 
 def new_hasher(digest: str):
-    """A hashlib object for the algorithm of `digest` (sha256:..., sha512:...)."""
-    match = _DIGEST.match(digest)
-    if not match:
-        raise ValueError(f"not a digest: {digest!r}")
-    return hashlib.new(match["algorithm"])
+    """A hashlib object for the algorithm of `digest` (sha256:..., sha512:...); InvalidDigest otherwise."""
+    return hashlib.new(parse_digest(digest).algorithm)
 
 
 def digest_of(data: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
-
-
-def is_digest(reference: str) -> bool:
-    return bool(_DIGEST.match(reference))
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -301,16 +301,6 @@ class RegistryClient:
             yield response
         finally:
             response.close()
-
-    def read_blob(self, repository: str, digest: str) -> bytes:
-        """A small blob (a config) in memory, verified."""
-        with self.open_blob(repository, digest) as response:
-            data = response.read()
-        hasher = new_hasher(digest)
-        hasher.update(data)
-        if f"{hasher.name}:{hasher.hexdigest()}" != digest:
-            raise DigestMismatchError(f"blob {repository}@{digest}: content does not match its digest")
-        return data
 
     def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
         """Cross-repository mount inside this registry; False when the registry declined."""

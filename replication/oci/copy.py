@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from .client import DigestMismatchError, Manifest, RegistryClient, RegistryError, is_digest, new_hasher
+from .client import DigestMismatchError, Manifest, RegistryClient, RegistryError, new_hasher
 from .constants import FOREIGN_LAYER_MEDIA_TYPES, IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES
+from .reference import is_digest
 
 PROGRESS_INTERVAL = 0.5  # seconds between on_progress calls
 PROGRESS_BYTES = 1 << 20  # a transfer counts its bytes once per MiB, not once per socket read
@@ -146,6 +147,21 @@ def copy_images(
 def delete_image(target: RegistryClient, repository: str, digest: str) -> bool:
     """Delete a manifest by digest (tags go with it); False when it was already gone."""
     return target.delete_manifest(repository, digest)
+
+
+def tag_manifest(target: RegistryClient, repository: str, tag: str, digest: str) -> bool:
+    """Point tag at the manifest digest, already in the repository; True when it wrote the tag.
+
+    HEAD first, so a tag already at digest costs one request and no write; otherwise the
+    manifest is read by digest (verified) and PUT under the tag byte for byte, so the tag's
+    digest is exactly `digest`.
+    """
+    present = target.head_manifest(repository, tag)
+    if present is not None and present.digest == digest:
+        return False
+    manifest = target.get_manifest(repository, digest)
+    target.put_manifest(repository, tag, manifest.body, manifest.media_type)
+    return True
 
 
 # ---- planning ---------------------------------------------------------------------------

@@ -30,9 +30,10 @@ from ..models import (
 )
 from ..dispatch import PROCESS_EVENTS_TASK, job_record, task_send_on_commit
 from ..job_specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete
-from ..oci.client import USER_AGENT, is_digest
+from ..oci.client import USER_AGENT
 from ..oci.constants import MANIFEST_MEDIA_TYPES
-from ..oci.copy import CopyResult, ImageRef, copy_images, delete_image
+from ..oci.copy import CopyResult, ImageRef, copy_images, delete_image, tag_manifest
+from ..oci.reference import is_digest
 from ..queues import PORTAL_QUEUE
 from . import image_status
 from .regions import region_client, region_events_token
@@ -51,11 +52,17 @@ FAN_OUT_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED, ReplicaStatus.S
 
 
 def events_token_valid(*, region_name: str, authorization: str) -> bool:
-    """The region's registry sends `Authorization: Bearer <region_events_token(region)>`."""
+    """The region's registry sends `Authorization: Bearer <region_events_token(region)>`.
+
+    Tokens derived from SECRET_KEY_FALLBACKS still count, so registries keep delivering while
+    SECRET_KEY is rotated and their configs are rolled out with the new token.
+    """
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token or not region_name:
         return False
-    return hmac.compare_digest(token.strip().encode(), region_events_token(region_name).encode())
+    secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return any(hmac.compare_digest(token.strip().encode(), region_events_token(region_name, secret=secret).encode())
+               for secret in secrets)
 
 
 @dataclass(frozen=True)
@@ -328,9 +335,6 @@ def _put_tag_unless_superseded(job, target, image: ImageToCopy, tag: str) -> Non
         if event_superseded(registry_id=job.registry_id, repository=repository, tag=tag, digest=digest,
                             pushed_at=pushed_at):
             return
-        present = target.head_manifest(repository, tag)
-        if present is None or present.digest != digest:
-            manifest = target.get_manifest(repository, digest)
-            target.put_manifest(repository, tag, manifest.body, manifest.media_type)
+        tag_manifest(target, repository, tag, digest)
         image_status.image_status_mark_complete(registry_id=job.registry_id, region_id=job.region_id,
                                                 repository=repository, reference=tag, digest=digest)

@@ -25,7 +25,7 @@ from ..models import (
     Replica,
     ReplicationJob,
 )
-from ..oci.client import is_digest
+from ..oci.reference import DIGEST_ALGORITHMS, is_digest
 from .webhooks import webhook_notify
 
 # ---- writes -------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ def image_status_mark_complete(*, registry_id: int, region_id: int, repository: 
         status=ImageReplicationStatus.COMPLETE, failure_reason="", completed_at=at or timezone.now(),
         updated_at=timezone.now())
     if arrived:
-        tag = "" if reference.startswith("sha256:") else reference
+        tag = "" if is_digest(reference) else reference
         webhook_notify(registry_id=registry_id, region_name=Region.objects.get(pk=region_id).name,
                        action="replicated", target={"repository": repository, "tag": tag, "digest": digest})
     return arrived
@@ -203,7 +203,10 @@ class ImageMatrix:
 def registry_image_matrix(*, registry: Registry, limit: int = 50) -> ImageMatrix:
     """The most recently pushed tags × the registry's replica regions, for the overview page."""
     replicas = list(Replica.objects.filter(registry=registry).select_related("region").order_by("region__name"))
-    tagged = ImageReplication.objects.filter(registry=registry).exclude(reference__startswith="sha256:")
+    by_digest = Q()
+    for algorithm in DIGEST_ALGORITHMS:
+        by_digest |= Q(reference__startswith=f"{algorithm}:")
+    tagged = ImageReplication.objects.filter(registry=registry).exclude(by_digest)
     keys = list(tagged.values_list("repository", "reference").order_by("-pushed_at").distinct()[: limit * 4])
     seen, wanted = set(), []
     for key in keys:

@@ -4,21 +4,16 @@
 queue; `copy_import` (the body of jobs/kinds/image_import.py) copies the image, an index with every platform,
 with the copy engine, then fans it out to the other replicas as if it had been pushed there.
 
-Source credentials are never stored in clear: the job's spec holds them encrypted with a key
-derived from SECRET_KEY (HMAC-SHA256 in counter mode as the keystream, then an HMAC-SHA256 tag
-over nonce and ciphertext: the standard library only, `cryptography` is not a dependency), and
-the ciphertext is erased from the spec once the import succeeded. Rotating SECRET_KEY makes
-queued imports with credentials fail with a clear error.
+Source credentials are never stored in clear: the job's spec holds them as a Fernet token
+(`secret_box`, a key derived from SECRET_KEY), erased from the spec once the import succeeded.
+Rotating SECRET_KEY with the old key in SECRET_KEY_FALLBACKS keeps queued imports readable;
+dropping the old key makes them fail with a clear error.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
-import hmac
 import json
 import re
-import secrets
 import uuid
 from urllib.parse import urlsplit
 
@@ -31,13 +26,24 @@ from ..exceptions import Conflict, InvalidInput
 from ..dispatch import job_record
 from ..job_specs import ImportSource, ImportSpec, ImportTarget, spec_dump
 from ..models import Registry, Replica, ReplicationJob
-from ..oci.client import RegistryClient, is_digest
+from ..oci.client import RegistryClient
 from ..oci.copy import CopyError, CopyResult, ImageRef, copy_images
+from ..oci.reference import (
+    InvalidDigest,
+    InvalidReference,
+    InvalidRepository,
+    InvalidTag,
+    is_digest,
+    is_repository,
+    is_tag,
+    join_reference,
+    looks_like_digest,
+    parse_digest,
+    split_reference,
+)
+from ..secret_box import SecretUnreadable, secret_open, secret_seal
 from .regions import region_client, region_is_available
 
-# The OCI distribution spec's grammar for repository names and tags.
-REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
 # Docker Hub's name for humans and its API's real host.
 DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -50,33 +56,14 @@ IMPORTABLE_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED)
 # ---- credentials in the job's spec ---------------------------------------------------------
 
 
-def _key(purpose: str) -> bytes:
-    return hmac.new(settings.SECRET_KEY.encode(), f"georegistry-import:{purpose}".encode(), hashlib.sha256).digest()
-
-
-def _keystream(nonce: bytes, length: int) -> bytes:
-    key, blocks = _key("encrypt"), []
-    for counter in range(-(-length // 32)):
-        blocks.append(hmac.new(key, nonce + counter.to_bytes(8, "big"), hashlib.sha256).digest())
-    return b"".join(blocks)[:length]
-
-
 def credentials_seal(username: str, password: str) -> str:
-    """Encrypt-then-MAC the credentials; the result is safe to store in the job's spec."""
-    plain = json.dumps({"username": username, "password": password}).encode()
-    nonce = secrets.token_bytes(16)
-    cipher = bytes(a ^ b for a, b in zip(plain, _keystream(nonce, len(plain))))
-    tag = hmac.new(_key("authenticate"), nonce + cipher, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(nonce + tag + cipher).decode()
+    """The credentials as a Fernet token (secret_box); safe to store in the job's spec."""
+    return secret_seal(json.dumps({"username": username, "password": password}))
 
 
 def credentials_open(sealed: str) -> tuple[str, str]:
-    """The (username, password) sealed by credentials_seal; ValueError when tampered or the key changed."""
-    raw = base64.urlsafe_b64decode(sealed.encode())
-    nonce, tag, cipher = raw[:16], raw[16:48], raw[48:]
-    if not hmac.compare_digest(tag, hmac.new(_key("authenticate"), nonce + cipher, hashlib.sha256).digest()):
-        raise ValueError("the import's credentials cannot be decrypted (was SECRET_KEY changed?)")
-    plain = json.loads(bytes(a ^ b for a, b in zip(cipher, _keystream(nonce, len(cipher)))))
+    """The (username, password) sealed by credentials_seal; SecretUnreadable when altered or the key is gone."""
+    plain = json.loads(secret_open(sealed))
     return plain["username"], plain["password"]
 
 
@@ -100,7 +87,7 @@ def source_registry_url(value) -> str:
 
 def _repository(value, field: str) -> str:
     name = str(value or "")
-    if len(name) > 255 or not REPOSITORY_RE.match(name):
+    if not is_repository(name):
         raise InvalidInput(f"{field} {value!r} is not a repository name (lowercase letters, digits, "
                            "separators '.', '_', '-', and '/').", field=field)
     return name
@@ -108,11 +95,15 @@ def _repository(value, field: str) -> str:
 
 def _reference(value) -> str:
     reference = str(value or "")
-    if not (is_digest(reference) or TAG_RE.match(reference)):
+    if looks_like_digest(reference):
+        try:
+            parse_digest(reference)
+        except InvalidDigest:
+            raise InvalidInput(f"source.reference {value!r} is not a complete digest (sha256:<64 hex>).",
+                               field="source.reference") from None
+    elif not is_tag(reference):
         raise InvalidInput(f"source.reference {value!r} is neither a tag nor a digest (sha256:<64 hex>).",
                            field="source.reference")
-    if reference.startswith("sha256:") and len(reference) != 71:
-        raise InvalidInput(f"source.reference {value!r} is not a complete sha256 digest.", field="source.reference")
     return reference
 
 
@@ -124,12 +115,18 @@ def _target_tags(values, *, default_repository: str, reference: str) -> dict[str
         raise InvalidInput(f"At most {MAX_TARGET_TAGS} target tags per import.", field="target_tags")
     grouped: dict[str, list[str]] = {}
     for value in values:
-        repository, colon, tag = str(value).rpartition(":")
-        if not colon or "/" in tag:
-            raise InvalidInput(f"target tag {value!r} must look like 'repository:tag'.", field="target_tags")
-        repository = _repository(repository, "target_tags")
-        if not TAG_RE.match(tag):
-            raise InvalidInput(f"target tag {value!r} has an invalid tag {tag!r}.", field="target_tags")
+        shape = f"target tag {value!r} must look like 'repository:tag'."
+        try:
+            repository, tag, digest = split_reference(str(value))
+        except InvalidRepository:
+            raise InvalidInput(f"target tag {value!r} has an invalid repository name (lowercase letters, digits, "
+                               "separators '.', '_', '-', and '/').", field="target_tags") from None
+        except InvalidTag:
+            raise InvalidInput(f"target tag {value!r} has an invalid tag.", field="target_tags") from None
+        except InvalidReference:
+            raise InvalidInput(shape, field="target_tags") from None
+        if tag is None or digest is not None:
+            raise InvalidInput(shape, field="target_tags")
         if tag not in grouped.setdefault(repository, []):
             grouped[repository].append(tag)
     return grouped
@@ -176,8 +173,7 @@ def image_import(*, registry: Registry, source: dict, target_tags: list[str] | N
 
 def import_description(spec: ImportSpec) -> str:
     source = spec.source
-    separator = "@" if is_digest(source.reference) else ":"
-    return f"{urlsplit(source.registry_url).netloc}/{source.repository}{separator}{source.reference}"
+    return f"{urlsplit(source.registry_url).netloc}/{join_reference(source.repository, source.reference)}"
 
 
 def copy_import(job: ReplicationJob, spec: ImportSpec, *, on_progress) -> tuple[CopyResult, str]:
@@ -187,8 +183,8 @@ def copy_import(job: ReplicationJob, spec: ImportSpec, *, on_progress) -> tuple[
     if source_spec.credentials:
         try:
             username, password = credentials_open(source_spec.credentials)
-        except ValueError as error:
-            raise CopyError(str(error)) from error
+        except SecretUnreadable as error:
+            raise CopyError(f"the import's source credentials are unreadable: {error}") from error
     images = [ImageRef(source_spec.repository, source_spec.reference, image.repository, image.tags)
               for image in spec.images]
     with RegistryClient(source_spec.registry_url, username=username, password=password,

@@ -1,8 +1,7 @@
-import hashlib
-import hmac
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 
 from ..exceptions import NotFound
 from ..retry import registry_http_retry
@@ -47,10 +46,12 @@ def region_is_available(region: Region) -> bool:
     return region_availability([region])[region.pk]
 
 
-def region_events_token(region_name: str) -> str:
-    """The shared secret a region's registry sends with its event notifications (derived, never stored)."""
-    key = settings.SECRET_KEY.encode()
-    return hmac.new(key, f"registry-events:{region_name}".encode(), hashlib.sha256).hexdigest()
+def region_events_token(region_name: str, *, secret: str | None = None) -> str:
+    """The shared secret a region's registry sends with its event notifications (derived, never stored).
+
+    Derived from SECRET_KEY, or from `secret` (one of SECRET_KEY_FALLBACKS, while a rotation is under way).
+    """
+    return salted_hmac("replication.region_events_token", region_name, secret=secret, algorithm="sha256").hexdigest()
 
 
 def region_set_endpoint(*, name: str, endpoint: str) -> Region:

@@ -42,14 +42,12 @@ from ..choices import WEBHOOK_SUBSCRIBABLE_ACTIONS, ReplicaStatus, WebhookAction
 from ..exceptions import Conflict, InvalidInput, NotFound
 from ..models import Registry, Replica, Sku, Webhook, WebhookDelivery
 from ..dispatch import DELIVER_WEBHOOK_TASK, task_send_on_commit
+from ..oci.reference import is_repository, is_tag
 from ..retry import retry_policy
 from ..queues import region_queue
 from .regions import region_get
 
 WEBHOOK_NAME_RE = re.compile(r"^[A-Za-z0-9]{5,50}$")
-# OCI distribution-spec repository name and tag grammars.
-REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 # Headers the delivery itself sets; a custom header may not replace them.
 RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "user-agent", "x-signature-sha256",
@@ -147,10 +145,10 @@ def webhook_normalize_scope(scope) -> str:
         return ""
     repository, colon, tag = scope.partition(":")
     tag = tag if colon else "*"
-    if len(repository) > 255 or not REPOSITORY_RE.match(repository):
+    if not is_repository(repository):
         raise InvalidInput(f"Scope '{scope}': '{repository}' is not a valid repository name (lowercase letters, "
                            "digits, separators . _ - and /).", field="scope")
-    if tag != "*" and not TAG_RE.match(tag):
+    if tag != "*" and not is_tag(tag):
         raise InvalidInput(f"Scope '{scope}': '{tag}' is not a valid tag; use a tag or '*'.", field="scope")
     return f"{repository}:{tag}"
 

@@ -49,13 +49,6 @@ def _readable_text_colour(background: str) -> str:
     return _LIGHT_TEXT if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 else _DARK_TEXT
 
 
-@register.filter
-def status_colour(value) -> str:
-    """The colour choices.py gives a replica status, region state or job state; '' when unknown."""
-    found = _choice_and_colour(str(value))
-    return found[1] if found else ""
-
-
 @register.simple_tag
 def status_badge(value):
     """A coloured badge for a replica status, region state or job state."""

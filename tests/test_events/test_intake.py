@@ -59,6 +59,15 @@ def test_a_wrong_or_missing_region_token_is_refused(geo, token, region):
     assert not RegistryEvent.objects.exists()
 
 
+def test_a_region_token_from_a_fallback_key_is_accepted_during_a_rotation_and_refused_after(geo, settings):
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "before-rotation-" * 4, []
+    configured = region_events_token("eastus")  # what the region's registry was configured with
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "after-rotation-" * 4, ["before-rotation-" * 4]
+    assert post([], token=configured).status_code == 202
+    settings.SECRET_KEY_FALLBACKS = []
+    assert post([], token=configured).status_code == 401
+
+
 def test_session_and_token_users_are_not_enough(geo, api_client):
     response = api_client.post(URL, data=json.dumps({"events": []}), content_type=EVENTS_MEDIA_TYPE)
     assert response.status_code == 401

@@ -5,10 +5,12 @@ import json
 import pytest
 
 from replication.choices import JobKind, JobState, ReplicaStatus
+from replication.job_specs import spec_load
 from replication.models import Region, Replica, ReplicationJob
 from replication.oci.client import RegistryClient
 from replication.oci.corpus import build_corpus, push_corpus
-from replication.services.imports import credentials_open
+from replication.oci.copy import CopyError
+from replication.services.imports import copy_import, credentials_open
 from tests.conftest import wait_for
 
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -97,6 +99,34 @@ def test_the_job_goes_to_the_home_region_under_the_registry_prefix_without_the_p
     assert "hunter2" not in stored and "alice" not in stored
     assert credentials_open(job.spec["source"]["credentials"]) == ("alice", "hunter2-very-secret")
     assert "hunter2" not in json.dumps(api_client.get(response["Location"]).json())
+
+
+def queue_import_with_credentials(api_client, source_url, settings, *, key):
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = key, []
+    body = {"source": {"registry_url": source_url, "repository": "vendor/app00", "reference": "1.0",
+                       "username": "alice", "password": "hunter2-very-secret"}, "target_tags": ["rotated/app:1.0"]}
+    response = post_import(api_client, body)
+    assert response.status_code == 202, response.content
+    return ReplicationJob.objects.get(pk=response.json()["id"])
+
+
+def test_a_queued_import_still_runs_after_a_key_rotation_that_keeps_the_old_key(api_client, importer, outside,
+                                                                               settings):
+    registry, pushed = outside
+    job = queue_import_with_credentials(api_client, registry.url, settings, key="before-rotation-" * 4)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "after-rotation-" * 4, ["before-rotation-" * 4]
+    result, _ = copy_import(job, spec_load(job.kind, job.spec), on_progress=lambda progress: None)
+    assert [(c.repository, c.tag, c.digest) for c in result.copied if c.tag] == [
+        ("importer/rotated/app", "1.0", pushed[("vendor/app00", "1.0")])]
+    job.refresh_from_db()
+    assert "credentials" not in job.spec["source"]  # erased once done
+
+
+def test_a_queued_import_whose_key_is_gone_fails_saying_why(api_client, importer, settings):
+    job = queue_import_with_credentials(api_client, "127.0.0.1:9", settings, key="before-rotation-" * 4)
+    settings.SECRET_KEY = "after-rotation-" * 4  # the old key dropped, not kept in the fallbacks
+    with pytest.raises(CopyError, match="source credentials are unreadable"):
+        copy_import(job, spec_load(job.kind, job.spec), on_progress=lambda progress: None)
 
 
 def test_without_target_tags_the_source_name_and_tag_are_kept(api_client, importer):

@@ -6,7 +6,15 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from replication.oci import CopyError, CopyProgress, CopyResult, RegistryClient, RegistryError, copy_registry
+from replication.oci import (
+    CopyError,
+    CopyProgress,
+    CopyResult,
+    RegistryClient,
+    RegistryError,
+    copy_registry,
+    tune_socket_reads,
+)
 
 BAR_WIDTH = 30
 PLAIN_INTERVAL = 5.0  # seconds between progress lines when stdout is not a terminal
@@ -94,6 +102,7 @@ class Command(BaseCommand):
             password = sys.stdin.readline().rstrip("\n")
         stream = self.stdout._out  # the raw stream: the bar redraws with \r, without Django's line endings
         printer = ProgressPrinter(stream, tty=stream.isatty())
+        tune_socket_reads()
         source = RegistryClient(source_url, username=username, password=password)
         target = RegistryClient(target_url, username=target_username, password=target_password)
         try:
