@@ -1,4 +1,5 @@
-"""Shared fixtures: real regional registries, an API client, and a real Celery worker process."""
+"""Shared fixtures: real regional registries, an API client, registries with replicas, and a real Celery
+worker process."""
 import os
 import shutil
 import signal
@@ -13,9 +14,11 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from replication import services
 from replication.catalog import catalog_seed
+from replication.choices import ReplicaStatus
 from replication.dataplane import DistributionProcess, find_free_port
-from replication.models import Region, Sku
+from replication.models import Region, Registry, Replica, Sku
 from replication.queues import PORTAL_QUEUE, region_queue
 from replication.testing import wait_until
 
@@ -59,6 +62,30 @@ def deployed_regions(catalog, region_registries):
         Region.objects.filter(name=name).update(endpoint=process.url)
         regions[name] = Region.objects.get(name=name)
     return regions
+
+
+@pytest.fixture
+def registry_with_replicas(deployed_regions):
+    """A factory: registry_with_replicas(name=..., replicas=(...), ...) creates a registry and its replicas.
+
+    The registry goes through services.registry_create (validation, ready home replica, owner role).
+    Its other replicas are, by default, rows written directly in `status` (with any other Replica
+    fields given), as a worker would have left them: for tests that need the state, not the sync.
+    With through_service=True they are recorded by services.replica_create instead (creating, an
+    initial job queued, its task sent when the transaction commits): the real flow.
+    """
+    def create(*, name="contoso", home="westus", replicas=("eastus",), sku="Premium",
+               status=ReplicaStatus.READY, owner=None, through_service=False, **replica_fields) -> Registry:
+        registry = services.registry_create(name=name, sku=sku, home_region=home, owner=owner)
+        for region in replicas:
+            if through_service:
+                services.replica_create(registry=registry, region=region)
+            else:
+                Replica.objects.create(registry=registry, region=Region.objects.get(name=region), status=status,
+                                       **replica_fields)
+        return registry
+
+    return create
 
 
 @pytest.fixture
