@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from bench.environment import embedded_defaults_env
+from replication.testing import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 REGIONS = ["westus", "eastus", "canadacentral", "westeurope"]  # the first is home
@@ -41,16 +42,6 @@ def free_port() -> int:
     from replication.dataplane import find_free_port
 
     return find_free_port()
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 class LagBench:
@@ -75,13 +66,14 @@ class LagBench:
         call_command("migrate", verbosity=0)
         self.spawn("portal", [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
                               f"127.0.0.1:{self.portal_port}"])
-        wait_until(lambda: self.answers(f"http://127.0.0.1:{self.portal_port}/api/v1/skus/"), 60, "the portal")
+        wait_until(lambda: self.answers(f"http://127.0.0.1:{self.portal_port}/api/v1/skus/"), timeout=60,
+                   interval=0.1, message="the portal")
         self.start_registries()
         from replication.management.commands.run_worker import worker_argv
 
         log = self.spawn("worker", worker_argv(regions=REGIONS, concurrency=self.args.concurrency,
                                                hostname=f"lag-{os.getpid()}@localhost"))
-        wait_until(lambda: b"ready." in log.read_bytes(), 60, "the celery worker")
+        wait_until(lambda: b"ready." in log.read_bytes(), timeout=60, interval=0.1, message="the celery worker")
         self.create_registry()
 
     def spawn(self, name: str, argv: list[str]) -> Path:
@@ -123,7 +115,7 @@ class LagBench:
         for name in REGIONS[1:]:
             replica_create(registry=self.registry, region=name)
         wait_until(lambda: Replica.objects.filter(registry=self.registry, status=ReplicaStatus.READY).count()
-                   == len(REGIONS), 120, "the replicas to be ready")
+                   == len(REGIONS), timeout=120, interval=0.1, message="the replicas to be ready")
 
     # ---- the measurement -------------------------------------------------------------------
 
@@ -157,16 +149,15 @@ class LagBench:
                            check=True, capture_output=True, timeout=120)
             pushed_at = time.perf_counter()
             digest = self.digest(process, target, tag)
-            others = [p for name, p in self.registries.items() if name != region]
-            waiting = set(range(len(others)))
-            deadline = pushed_at + self.args.timeout
-            while waiting and time.perf_counter() < deadline:
-                waiting = {i for i in waiting if self.digest(others[i], target, tag) != digest}
-                if waiting:
-                    time.sleep(0.02)
-            if waiting:
-                raise RuntimeError(f"{target}:{tag} pushed to {region} did not reach every region in "
-                                   f"{self.args.timeout} s; see {self.directory}")
+            waiting = [p for name, p in self.registries.items() if name != region]
+
+            def everywhere() -> bool:
+                # A region that has the image keeps it: ask only the others again.
+                waiting[:] = [other for other in waiting if self.digest(other, target, tag) != digest]
+                return not waiting
+
+            wait_until(everywhere, timeout=self.args.timeout, interval=0.02,
+                       message=f"{target}:{tag} pushed to {region} to reach every region; see {self.directory}")
             lag = time.perf_counter() - pushed_at
             results.append((region, f"{target}:{tag}", lag))
             print(f"  {number + 1:>3}  {region:<14} {target}:{tag:<6} {lag * 1000:8.0f} ms", flush=True)

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from bench.copy_bench import ROOT, Trial
 from bench.environment import embedded_defaults_env
+from replication.testing import wait_until
 
 HOME_REGION = "westus"
 TARGET_REGION = "eastus"
 POLL_INTERVAL = 0.05  # seconds; the resolution of the measured time
+REPLICA_READY_TIMEOUT = 3600  # seconds; far above any corpus here, so only a hang reaches it
 
 
 class Portal:
@@ -51,14 +53,15 @@ class Portal:
         self.log = open(log_path, "ab")
         self.worker = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        def worker_ready() -> bool:
             if b"ready." in log_path.read_bytes():
-                return
+                return True
             if self.worker.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"the celery worker did not start; see {log_path}")
+                raise RuntimeError(f"the celery worker exited at start; see {log_path}")
+            return False
+
+        wait_until(worker_ready, timeout=60, interval=0.1, message=f"the celery worker to start; see {log_path}")
 
     def prepare(self, *, registry_name: str, home_url: str) -> None:
         """A Premium registry whose home region's registry is the benchmark's source."""
@@ -89,15 +92,18 @@ class Portal:
                                format="json")
         if response.status_code != 202:
             raise RuntimeError(f"POST replicas/ answered {response.status_code}: {response.content[:500]!r}")
-        while True:
+
+        def ready() -> bool:
             replica = Replica.objects.get(registry=self.registry, region__name=TARGET_REGION)
             if replica.status == ReplicaStatus.READY:
-                break
+                return True
             if replica.status == ReplicaStatus.FAILED:
                 raise RuntimeError(f"the replica failed: {replica.status_message}")
             if self.worker.poll() is not None:
                 raise RuntimeError(f"the worker exited; see {self.directory / 'worker.log'}")
-            time.sleep(POLL_INTERVAL)
+            return False
+
+        wait_until(ready, timeout=REPLICA_READY_TIMEOUT, interval=POLL_INTERVAL, message="the replica to be ready")
         seconds = time.perf_counter() - started
         return Trial(seconds, None, cpu=self.worker_cpu() - cpu_before)
 

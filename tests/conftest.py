@@ -1,4 +1,5 @@
-"""Shared fixtures: real regional registries, an API client, and a real Celery worker process."""
+"""Shared fixtures: real regional registries, an API client, registries with replicas, and a real Celery
+worker process."""
 import os
 import shutil
 import signal
@@ -13,10 +14,13 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from replication.dataplane import DistributionProcess, find_free_port
+from replication import services
 from replication.catalog import catalog_seed
-from replication.models import Region, Sku
+from replication.choices import ReplicaStatus
+from replication.dataplane import DistributionProcess, find_free_port
+from replication.models import Region, Registry, Replica, Sku
 from replication.queues import PORTAL_QUEUE, region_queue
+from replication.testing import wait_until
 
 # tests.registry_fixtures (registry_factory, registry_pair) is added once it exists.
 pytest_plugins = [p for p in ["tests.registry_fixtures"] if (Path(__file__).parent / "registry_fixtures.py").exists()]
@@ -61,6 +65,30 @@ def deployed_regions(catalog, region_registries):
 
 
 @pytest.fixture
+def registry_with_replicas(deployed_regions):
+    """A factory: registry_with_replicas(name=..., replicas=(...), ...) creates a registry and its replicas.
+
+    The registry goes through services.registry_create (validation, ready home replica, owner role).
+    Its other replicas are, by default, rows written directly in `status` (with any other Replica
+    fields given), as a worker would have left them: for tests that need the state, not the sync.
+    With through_service=True they are recorded by services.replica_create instead (creating, an
+    initial job queued, its task sent when the transaction commits): the real flow.
+    """
+    def create(*, name="contoso", home="westus", replicas=("eastus",), sku="Premium",
+               status=ReplicaStatus.READY, owner=None, through_service=False, **replica_fields) -> Registry:
+        registry = services.registry_create(name=name, sku=sku, home_region=home, owner=owner)
+        for region in replicas:
+            if through_service:
+                services.replica_create(registry=registry, region=region)
+            else:
+                Replica.objects.create(registry=registry, region=Region.objects.get(name=region), status=status,
+                                       **replica_fields)
+        return registry
+
+    return create
+
+
+@pytest.fixture
 def admin_user(db, django_user_model):
     return django_user_model.objects.create_user("alice", password="correct-horse", is_staff=True)
 
@@ -101,14 +129,19 @@ class WorkerProcess:
         # Its own process group, so a test can kill the worker with its pool children at once.
         self.popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
             if b"ready." in self.log_path.read_bytes():
-                return self
+                return True
             if self.popen.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise RuntimeError(f"Celery worker did not start:\n{self.log_tail()}")
+                raise RuntimeError(f"Celery worker exited at start:\n{self.log_tail()}")
+            return False
+
+        try:
+            wait_until(ready, timeout=60, interval=0.2, message="the Celery worker to start")
+        except TimeoutError:
+            raise RuntimeError(f"Celery worker did not start:\n{self.log_tail()}") from None
+        return self
 
     def kill(self):
         """Hard kill of the whole worker, as a crashed machine would."""
@@ -153,13 +186,10 @@ def celery_worker_process(transactional_db, deployed_regions, tmp_path):
 
 def wait_for(predicate, *, timeout=120, interval=0.25, message="condition"):
     """Poll until predicate() is truthy; returns its value. Fails the test with `message` on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"Timed out after {timeout} s waiting for {message}")
+    try:
+        return wait_until(predicate, timeout=timeout, interval=interval, message=message)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
 def pytest_sessionfinish(session):

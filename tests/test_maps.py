@@ -5,7 +5,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import folium
@@ -14,6 +13,7 @@ import pytest
 
 from replication.choices import REGION_STATE_COLOURS, RegionState
 from replication.maps import MapRegion, render_region_map
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 REGIONS_FILE = ROOT / "replication" / "data" / "azure_regions.json"
@@ -25,6 +25,14 @@ FORM = (
     '<input type="hidden" name="region" value="canadacentral">'
     "<strong>Canada Central</strong> <button type=\"submit\">Add replica</button></form>"
 )
+
+
+def port_answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.1).close()
+        return True
+    except OSError:
+        return False
 
 
 def demo_regions() -> list[MapRegion]:
@@ -217,12 +225,7 @@ def test_map_works_offline_in_a_real_browser(tmp_path):
     origin = f"http://127.0.0.1:{port}/"
     problems, outside = [], []
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_for(lambda: port_answers(port), timeout=10, interval=0.05, message="the static file server")
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=shutil.which("chromium") or "/usr/bin/chromium",

@@ -57,14 +57,9 @@ def scratch(tmp_path):
 
 
 @pytest.fixture
-def contoso(api_client, geo_fleet):
-    """Premium contoso homed in westus with ready replicas in the three other test regions."""
-    response = api_client.post("/api/v1/registries/", {"name": "contoso", "sku": "Premium", "home_region": "westus"},
-                               format="json")
-    assert response.status_code == 201, response.content
-    for region in TEST_REGIONS[1:]:
-        assert api_client.post("/api/v1/registries/contoso/replicas/", {"region": region},
-                               format="json").status_code == 202
+def contoso(api_client, geo_fleet, registry_with_replicas, admin_user):
+    """Premium contoso homed in westus with ready replicas in the three other test regions (really synced)."""
+    registry_with_replicas(name="contoso", replicas=TEST_REGIONS[1:], owner=admin_user, through_service=True)
     for region in TEST_REGIONS[1:]:
         wait_for(lambda: api_client.get(f"/api/v1/registries/contoso/replicas/{region}/").json()["status"]
                  == ReplicaStatus.READY, timeout=120, message=f"replica in {region}")

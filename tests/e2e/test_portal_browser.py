@@ -12,7 +12,6 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
-from replication import services
 from replication.choices import REGION_STATE_COLOURS, REPLICA_STATUS_COLOURS, RegionState, ReplicaStatus
 from replication.models import Replica
 from replication.oci.client import RegistryClient
@@ -117,13 +116,11 @@ def replica_row(page, region: str):
 
 
 @pytest.fixture
-def mapdemo(deployed_regions, admin_user):
+def mapdemo(registry_with_replicas, admin_user):
     """A Premium registry at home in West US with a ready replica in Canada Central."""
-    registry = services.registry_create(name="mapdemo", sku="Premium", home_region="westus", owner=admin_user)
     # Synced before the story starts: written as the worker would have.
-    Replica.objects.create(registry=registry, region=deployed_regions["canadacentral"], status=ReplicaStatus.READY,
-                           status_message="In sync with westus.", last_synced_at=timezone.now())
-    return registry
+    return registry_with_replicas(name="mapdemo", replicas=("canadacentral",), owner=admin_user,
+                                  status_message="In sync with westus.", last_synced_at=timezone.now())
 
 
 def test_admin_adds_a_replica_by_clicking_the_map(browsing, mapdemo, deployed_regions, celery_worker_process):

@@ -55,11 +55,9 @@ def push_with_skopeo_from_layout(tmp_path, endpoint: str, image: str) -> None:
 
 
 @pytest.fixture
-def contoso(api_client, deployed_regions):
-    response = api_client.post("/api/v1/registries/", {"name": "contoso", "sku": "Premium", "home_region": "westus"},
-                               format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
+def contoso(registry_with_replicas, admin_user):
+    """Premium contoso homed in westus, owned by the API client's user; no replica besides home yet."""
+    return registry_with_replicas(name="contoso", replicas=(), owner=admin_user)
 
 
 def wait_for_replica(api_client, region, *, timeout=120):

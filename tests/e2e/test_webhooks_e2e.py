@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 from replication.choices import WebhookDeliveryState
-from replication.models import Registry, WebhookDelivery
+from replication.models import WebhookDelivery
 from replication.services.webhooks import webhook_notify
 from tests.conftest import wait_for
 from tests.test_webhooks.conftest import expected_signature
@@ -28,11 +28,9 @@ def receiver():
 
 
 @pytest.fixture
-def contoso(api_client, deployed_regions):
-    response = api_client.post("/api/v1/registries/", {"name": "contoso", "sku": "Premium", "home_region": "westus"},
-                               format="json")
-    assert response.status_code == 201, response.content
-    return Registry.objects.get(name="contoso")
+def contoso(registry_with_replicas, admin_user):
+    """Premium contoso homed in westus, owned by the API client's user."""
+    return registry_with_replicas(name="contoso", replicas=(), owner=admin_user)
 
 
 def create_webhook(api_client, receiver, name, **fields):

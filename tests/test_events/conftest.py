@@ -7,9 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from replication import services
-from replication.choices import JobState, ReplicaStatus
-from replication.models import Region, Replica, ReplicationJob
+from replication.choices import JobState
+from replication.models import ReplicationJob
 from replication.oci.client import USER_AGENT
 from replication.oci.constants import OCI_MANIFEST
 from replication.jobs.runner import job_run
@@ -19,12 +18,9 @@ BASE_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def geo(deployed_regions):
+def geo(registry_with_replicas):
     """A Premium registry homed in westus with ready replicas in eastus and canadacentral."""
-    registry = services.registry_create(name=f"geo{uuid.uuid4().hex[:10]}", sku="Premium", home_region="westus")
-    for name in ("eastus", "canadacentral"):
-        Replica.objects.create(registry=registry, region=Region.objects.get(name=name), status=ReplicaStatus.READY)
-    return registry
+    return registry_with_replicas(name=f"geo{uuid.uuid4().hex[:10]}", replicas=("eastus", "canadacentral"))
 
 
 def event(*, action="push", repository, digest="", tag="", media_type=OCI_MANIFEST, user_agent="skopeo/1.9.3",

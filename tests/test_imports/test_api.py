@@ -17,12 +17,9 @@ INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 @pytest.fixture
-def importer(api_client, deployed_regions):
+def importer(registry_with_replicas, admin_user):
     # Named apart from the e2e tests' "contoso": the regional registries live for the whole session.
-    response = api_client.post("/api/v1/registries/", {"name": "importer", "sku": "Premium", "home_region": "westus"},
-                               format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
+    return registry_with_replicas(name="importer", replicas=(), owner=admin_user)
 
 
 @pytest.fixture

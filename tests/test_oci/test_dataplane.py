@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -13,6 +12,7 @@ import yaml
 from replication.dataplane import DistributionProcess, registry_answers
 from replication.oci import RegistryClient
 from replication.oci.constants import EVENTS_MEDIA_TYPE
+from tests.conftest import wait_for
 
 from .test_client import push_tiny_image
 
@@ -74,9 +74,7 @@ def test_pushes_reach_the_notifications_endpoint_without_blob_events(registry_fa
             notifications_headers={"X-Region": ["westus"]},
         )
         digest = push_tiny_image(RegistryClient(registry.url), "contoso/app", "1.0")
-        deadline = time.monotonic() + 10
-        while not received and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: received, timeout=10, interval=0.05, message="the push event")
     finally:
         server.shutdown()
         server.server_close()

@@ -10,8 +10,8 @@ from replication.models import Region, Registry, Replica, ReplicationJob
 
 
 @pytest.fixture
-def premium(deployed_regions):
-    return services.registry_create(name="contoso", sku="Premium", home_region="westus")
+def premium(registry_with_replicas):
+    return registry_with_replicas(name="contoso", replicas=())
 
 
 def test_create_registry_creates_ready_home_replica(premium):

@@ -23,9 +23,9 @@ def csrf_client(admin_user):
 
 
 @pytest.fixture
-def contoso(deployed_regions, admin_user):
+def contoso(registry_with_replicas, admin_user):
     """Premium registry, home West US, no replicas besides home."""
-    return services.registry_create(name="contoso", sku="Premium", home_region="westus", owner=admin_user)
+    return registry_with_replicas(name="contoso", replicas=(), owner=admin_user)
 
 
 @pytest.fixture

@@ -4,10 +4,6 @@ import hmac
 
 import pytest
 
-from replication import services
-from replication.choices import ReplicaStatus
-from replication.models import Region, Replica
-
 from .receiver import WebhookReceiver
 
 SECRET = "s3cret-for-signing-0123456789"
@@ -25,11 +21,9 @@ def receiver():
 
 
 @pytest.fixture
-def contoso(deployed_regions):
+def contoso(registry_with_replicas):
     """Premium, home westus, with a ready replica in eastus (written directly: no sync needed here)."""
-    registry = services.registry_create(name="contoso", sku="Premium", home_region="westus")
-    Replica.objects.create(registry=registry, region=Region.objects.get(name="eastus"), status=ReplicaStatus.READY)
-    return registry
+    return registry_with_replicas(name="contoso", replicas=("eastus",))
 
 
 def webhook_args(**overrides):
