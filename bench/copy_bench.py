@@ -23,12 +23,12 @@ import httpx
 import psutil
 import yaml
 
+from bench.environment import ROOT, Trial
 from replication.dataplane import DistributionProcess, find_free_port
 from replication.oci.client import RegistryClient
 from replication.oci.constants import MANIFEST_ACCEPT
 from replication.oci.corpus import GiB, MiB, Corpus, benchmark_corpus, build_corpus, push_corpus
 
-ROOT = Path(__file__).resolve().parent.parent
 PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 TOOLS = ("skopeo", "engine", "portal")
 TOOL_LABELS = {"skopeo": "skopeo sync", "engine": "engine", "portal": "whole path (API → ready)"}
@@ -47,14 +47,6 @@ def single_blob_corpus() -> Corpus:
 
 
 CORPORA = {"small": small_corpus, "large": benchmark_corpus, "single": single_blob_corpus}
-
-
-@dataclass
-class Trial:
-    seconds: float
-    peak_rss: int | None  # bytes; None when not measured
-    cpu: float | None = None  # user + system seconds of the copying process
-    target_cpu: float | None = None  # user + system seconds of the target registry during the copy
 
 
 @dataclass

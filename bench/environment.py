@@ -1,6 +1,18 @@
-"""The environment a benchmark gives the portal processes it starts: the embedded defaults in one folder."""
+"""What every benchmark shares: the project root, one measured trial, and the embedded-defaults environment
+of the portal processes it starts (one folder, shared with nothing)."""
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Trial:
+    seconds: float
+    peak_rss: int | None  # bytes; None when not measured
+    cpu: float | None = None  # user + system seconds of the copying process
+    target_cpu: float | None = None  # user + system seconds of the target registry during the copy
 
 
 def embedded_defaults_env(directory: Path, **extra: str) -> dict[str, str]:

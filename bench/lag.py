@@ -20,10 +20,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.environment import embedded_defaults_env
+from bench.environment import ROOT, embedded_defaults_env
 from replication.testing import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 REGIONS = ["westus", "eastus", "canadacentral", "westeurope"]  # the first is home
 ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
 

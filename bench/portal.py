@@ -13,8 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.copy_bench import ROOT, Trial
-from bench.environment import embedded_defaults_env
+from bench.environment import ROOT, Trial, embedded_defaults_env
 from replication.testing import wait_until
 
 HOME_REGION = "westus"
