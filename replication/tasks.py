@@ -75,3 +75,14 @@ def refresh_degraded_replicas():
     from .services.image_status import replica_refresh_degraded
 
     replica_refresh_degraded()
+
+
+# Region health
+
+
+@shared_task
+def probe_region_health():
+    """Record every deployed region's health; beat sends it every REGION_HEALTH_INTERVAL seconds."""
+    from .services.health import region_health_probe
+
+    region_health_probe()

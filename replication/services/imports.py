@@ -31,7 +31,8 @@ from ..models import Registry, Replica, ReplicationJob
 from ..oci.client import RegistryClient, is_digest
 from ..oci.copy import CopyError, CopyResult, ImageRef, copy_images
 from .jobs import job_enqueue
-from .regions import region_client, region_is_available
+from .health import region_health_check
+from .regions import region_client
 
 # The OCI distribution spec's grammar for repository names and tags.
 REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
@@ -158,7 +159,7 @@ def image_import(*, registry: Registry, source: dict, target_tags: list[str] | N
     if home is None or home.status not in IMPORTABLE_STATUSES:
         state = home.status if home else "missing"
         raise Conflict(f"Registry '{registry.name}' cannot take an import now: its home replica is {state}.")
-    if not region_is_available(home.region):
+    if not region_health_check(home.region):
         raise Conflict(f"Registry '{registry.name}' cannot take an import now: its home region "
                        f"'{home.region.name}' has no data plane that answers.")
 
