@@ -138,6 +138,8 @@ CELERY_TASK_IGNORE_RESULT = True
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 LOCAL_REGIONS_BASE_PORT = int(os.environ.get("LOCAL_REGIONS_BASE_PORT", "5101"))
 REGION_HEALTH_TIMEOUT = float(os.environ.get("REGION_HEALTH_TIMEOUT", "1.0"))
+# Pages and API reads show the health recorded by a probe that beat runs this often (seconds).
+REGION_HEALTH_INTERVAL = float(os.environ.get("REGION_HEALTH_INTERVAL", "5"))
 REPLICATION_CONCURRENCY = int(os.environ.get("REPLICATION_CONCURRENCY", "8"))
 
 LOGGING = {
@@ -183,4 +185,7 @@ CELERY_BEAT_SCHEDULE = {
                            "options": {"queue": "portal"}},
     "refresh-degraded-replicas": {"task": "replication.tasks.refresh_degraded_replicas", "schedule": 30.0,
                                   "options": {"queue": "portal"}},
+    # A probe that waited longer than one interval is dropped: the next one is already due.
+    "probe-region-health": {"task": "replication.tasks.probe_region_health", "schedule": REGION_HEALTH_INTERVAL,
+                            "options": {"queue": "portal", "expires": REGION_HEALTH_INTERVAL}},
 }

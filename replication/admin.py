@@ -4,6 +4,7 @@ from .models import (
     ImageReplication,
     ReconcileRun,
     Region,
+    RegionHealth,
     Registry,
     RegistryEvent,
     Replica,
@@ -12,6 +13,7 @@ from .models import (
     Webhook,
     WebhookDelivery,
 )
+from .services.regions import region_set_endpoint
 
 
 @admin.register(Region)
@@ -21,6 +23,25 @@ class RegionAdmin(admin.ModelAdmin):
     list_filter = ["geography", "enabled"]
     search_fields = ["name", "display_name"]
     list_editable = ["endpoint", "enabled"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "endpoint" in form.changed_data:
+            region_set_endpoint(name=obj.name, endpoint=obj.endpoint)  # the old endpoint's health says nothing
+
+
+@admin.register(RegionHealth)
+class RegionHealthAdmin(admin.ModelAdmin):
+    """Written by the probe only; shown for operators."""
+
+    list_display = ["region", "state", "since", "checked_at", "consecutive_failures", "last_error"]
+    list_filter = ["state"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Sku)

@@ -24,6 +24,25 @@ REGION_STATE_COLOURS = {
 }
 
 
+class RegionHealthState(models.TextChoices):
+    """What the periodic probe last saw of a region's registry (GET /v2/)."""
+
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+    UNKNOWN = "unknown", "Unknown"  # not probed since its endpoint was set, or no endpoint / disabled
+
+    @property
+    def colour(self) -> str:
+        return REGION_HEALTH_STATE_COLOURS[self]
+
+
+REGION_HEALTH_STATE_COLOURS = {
+    RegionHealthState.UP: "#1a7f37",  # green
+    RegionHealthState.DOWN: "#cf222e",  # red
+    RegionHealthState.UNKNOWN: "#8c959f",  # gray
+}
+
+
 class ReplicaStatus(models.TextChoices):
     CREATING = "creating", "Creating"
     SYNCING = "syncing", "Syncing"

@@ -16,7 +16,7 @@ class RegistryCreateForm(forms.Form):
     sku = forms.CharField(label="SKU", max_length=40, widget=forms.Select)
     home_region = forms.CharField(
         label="Home region", max_length=80, widget=forms.Select,
-        help_text="Regions whose data plane answers right now.",
+        help_text="Regions whose data plane answered its last health probe.",
     )
 
     def add_service_error(self, error: ServiceError) -> None:

@@ -8,6 +8,7 @@ from .choices import (
     ImageReplicationStatus,
     JobKind,
     JobState,
+    RegionHealthState,
     RegistryEventAction,
     RegistryRole,
     ReplicaStatus,
@@ -33,6 +34,23 @@ class Region(models.Model):
 
     def __str__(self):
         return self.display_name
+
+
+class RegionHealth(models.Model):
+    """The last probe of a region's registry; pages and API reads use this, never the network."""
+
+    region = models.OneToOneField(Region, on_delete=models.CASCADE, primary_key=True, related_name="health")
+    state = models.CharField(max_length=10, choices=RegionHealthState.choices, default=RegionHealthState.UNKNOWN)
+    since = models.DateTimeField(help_text="When the state last changed.")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "region health"
+
+    def __str__(self):
+        return f"{self.region_id}: {self.state}"
 
 
 class Sku(models.Model):

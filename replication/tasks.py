@@ -4,7 +4,7 @@ from celery.signals import worker_ready
 
 from .jobs import runner
 from .retry import retry_policy
-from .services import events, image_status, reconcile, webhooks
+from .services import events, health, image_status, reconcile, webhooks
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, name="replication.tasks.run_replication_job")
@@ -50,3 +50,9 @@ def reconcile_replicas():
 @shared_task(name="replication.tasks.refresh_degraded_replicas")
 def refresh_degraded_replicas():
     image_status.replica_refresh_degraded()
+
+
+@shared_task(name="replication.tasks.probe_region_health")
+def probe_region_health():
+    """Record every deployed region's health; beat sends it every REGION_HEALTH_INTERVAL seconds."""
+    health.region_health_probe()

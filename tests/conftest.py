@@ -56,11 +56,12 @@ def catalog(db):
 
 @pytest.fixture
 def deployed_regions(catalog, region_registries):
-    """Point the test regions at their registries; returns {name: Region}."""
+    """Point the test regions at their registries (probed, so they show available); returns {name: Region}."""
+    from replication.services.regions import region_set_endpoint
+
     regions = {}
     for name, process in region_registries.items():
-        Region.objects.filter(name=name).update(endpoint=process.url)
-        regions[name] = Region.objects.get(name=name)
+        regions[name] = region_set_endpoint(name=name, endpoint=process.url)
     return regions
 
 
@@ -86,6 +87,16 @@ def registry_with_replicas(deployed_regions):
         return registry
 
     return create
+
+
+@pytest.fixture
+def westeurope_registry(deployed_regions, registry_factory):
+    """West Europe on a registry of its own, which a test may stop and start (the session's stay up)."""
+    from replication.services.regions import region_set_endpoint
+
+    registry = registry_factory("westeurope")
+    region_set_endpoint(name="westeurope", endpoint=registry.url)
+    return registry
 
 
 @pytest.fixture

@@ -2,26 +2,35 @@
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from ..choices import JobState, ReplicaStatus
+from ..choices import JobState, RegionHealthState, ReplicaStatus
 from ..models import Region, Registry, Replica, ReplicationJob, Sku
 from ..selectors import registry_monthly_cost, replica_latest_job
+from ..services.health import region_is_deployed
 
 
 class RegionSerializer(serializers.ModelSerializer):
     paired_region = serializers.SlugRelatedField(slug_field="name", read_only=True)
     deployed = serializers.SerializerMethodField()
     available = serializers.SerializerMethodField()
+    health = serializers.SerializerMethodField()
+    health_since = serializers.DateTimeField(source="health.since", read_only=True, allow_null=True,
+                                             help_text="When the recorded health last changed.")
 
     class Meta:
         model = Region
         fields = ["name", "display_name", "geography", "latitude", "longitude", "paired_region", "enabled",
-                  "endpoint", "deployed", "available"]
+                  "endpoint", "deployed", "available", "health", "health_since"]
 
     def get_deployed(self, region) -> bool:
-        return bool(region.enabled and region.endpoint)
+        return region_is_deployed(region)
 
     def get_available(self, region) -> bool:
         return self.context.get("availability", {}).get(region.pk, False)
+
+    def get_health(self, region) -> str:
+        """The last recorded probe (select_related("health")); a region never probed has no record yet."""
+        health = getattr(region, "health", None)
+        return health.state if health else RegionHealthState.UNKNOWN.value
 
 
 class SkuSerializer(serializers.ModelSerializer):

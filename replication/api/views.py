@@ -30,7 +30,7 @@ def job_accepted_response(job, request) -> Response:
 
 class RegionListView(generics.ListAPIView):
     serializer_class = RegionSerializer
-    queryset = Region.objects.select_related("paired_region")
+    queryset = Region.objects.select_related("paired_region", "health")
     pagination_class = None
 
     def get_serializer_context(self):
@@ -41,7 +41,7 @@ class RegionListView(generics.ListAPIView):
 
 class RegionDetailView(generics.RetrieveAPIView):
     serializer_class = RegionSerializer
-    queryset = Region.objects.select_related("paired_region")
+    queryset = Region.objects.select_related("paired_region", "health")
     lookup_field = "name"
 
     def get_serializer_context(self):

@@ -42,7 +42,8 @@ from ..oci.reference import (
     split_reference,
 )
 from ..secret_box import SecretUnreadable, secret_open, secret_seal
-from .regions import region_client, region_is_available
+from .health import region_health_check
+from .regions import region_client
 
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
 # Docker Hub's name for humans and its API's real host.
@@ -157,7 +158,7 @@ def image_import(*, registry: Registry, source: dict, target_tags: list[str] | N
     if home is None or home.status not in IMPORTABLE_STATUSES:
         state = home.status if home else "missing"
         raise Conflict(f"Registry '{registry.name}' cannot take an import now: its home replica is {state}.")
-    if not region_is_available(home.region):
+    if not region_health_check(home.region):
         raise Conflict(f"Registry '{registry.name}' cannot take an import now: its home region "
                        f"'{home.region.name}' has no data plane that answers.")
 

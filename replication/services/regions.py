@@ -1,12 +1,13 @@
-from concurrent.futures import ThreadPoolExecutor
-
 from django.conf import settings
+from django.db import transaction
 from django.utils.crypto import salted_hmac
 
+from ..choices import RegionHealthState
 from ..exceptions import NotFound
+from ..models import Region, RegionHealth
 from ..retry import registry_http_retry
-from ..models import Region
 from ..oci.client import RegistryClient
+from .health import region_health_check, region_health_reset, region_is_deployed
 
 
 def region_get(*, name: str) -> Region:
@@ -20,30 +21,13 @@ def region_client(region: Region) -> RegistryClient:
     return RegistryClient(region.endpoint, timeout=settings.REGISTRY_HTTP_TIMEOUT, retry=registry_http_retry())
 
 
-def _endpoint_answers(endpoint: str) -> bool:
-    client = RegistryClient(endpoint, timeout=settings.REGION_HEALTH_TIMEOUT)
-    try:
-        return client.ping()
-    except Exception:
-        return False
-    finally:
-        client.close()
-
-
 def region_availability(regions) -> dict[int, bool]:
-    """A region is available when it is enabled, has a data plane endpoint, and that endpoint answers."""
+    """Available: enabled, with an endpoint, and its last recorded probe says up. One query, no network."""
     regions = list(regions)
-    deployed = [r for r in regions if r.enabled and r.endpoint]
-    result = {r.pk: False for r in regions}
-    if deployed:
-        with ThreadPoolExecutor(max_workers=min(8, len(deployed))) as pool:
-            for region, answers in zip(deployed, pool.map(lambda r: _endpoint_answers(r.endpoint), deployed)):
-                result[region.pk] = answers
-    return result
-
-
-def region_is_available(region: Region) -> bool:
-    return region_availability([region])[region.pk]
+    deployed = [r.pk for r in regions if region_is_deployed(r)]
+    up = set(RegionHealth.objects.filter(region_id__in=deployed, state=RegionHealthState.UP)
+             .values_list("region_id", flat=True)) if deployed else set()
+    return {r.pk: r.pk in up for r in regions}
 
 
 def region_events_token(region_name: str, *, secret: str | None = None) -> str:
@@ -55,7 +39,11 @@ def region_events_token(region_name: str, *, secret: str | None = None) -> str:
 
 
 def region_set_endpoint(*, name: str, endpoint: str) -> Region:
+    """Record the region's endpoint and probe it at once, so it shows available without waiting for beat."""
     region = region_get(name=name)
-    Region.objects.filter(pk=region.pk).update(endpoint=endpoint)
-    region.endpoint = endpoint
+    with transaction.atomic():
+        Region.objects.filter(pk=region.pk).update(endpoint=endpoint)
+        region.endpoint = endpoint
+        region_health_reset(region=region)
+    region_health_check(region)
     return region

@@ -4,10 +4,11 @@ from django.db import IntegrityError, transaction
 
 from ..choices import RegistryRole, ReplicaStatus
 from ..exceptions import Conflict, InvalidInput, NotFound
-from ..models import Region, Registry, Replica, RoleAssignment, Sku
 from ..dispatch import job_record
 from ..job_specs import PurgeSpec
-from .regions import region_get, region_is_available
+from ..models import Region, Registry, Replica, RoleAssignment, Sku
+from .health import region_health_check
+from .regions import region_get
 from .webhooks import webhook_check_sku_limit
 
 REGISTRY_NAME_RE = re.compile(r"^[A-Za-z0-9]{5,50}$")
@@ -47,7 +48,7 @@ def registry_create(*, name: str, sku: str, home_region: str, owner=None) -> Reg
         raise InvalidInput(exc.message, field="home_region") from None
     if Registry.objects.filter(name__iexact=name).exists():
         raise Conflict(f"A registry named '{name}' already exists.", field="name")
-    if not region_is_available(region):
+    if not region_health_check(region):
         raise Conflict(
             f"Region '{region.name}' has no available data plane; choose an available home region.",
             field="home_region",

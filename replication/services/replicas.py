@@ -6,7 +6,8 @@ from ..exceptions import Conflict, NotFound
 from ..models import Registry, Replica, ReplicationJob
 from ..dispatch import job_record
 from ..job_specs import InitialSyncSpec, PurgeSpec, ResyncSpec
-from .regions import region_get, region_is_available
+from .health import region_health_check
+from .regions import region_get
 
 
 def replica_get(*, registry: Registry, region: str) -> Replica:
@@ -33,7 +34,7 @@ def replica_create(*, registry: Registry, region: str) -> tuple[Replica, Replica
         state = " and is being deleted" if existing.status == ReplicaStatus.DELETING else ""
         raise Conflict(f"Registry '{registry.name}' already has a replica in '{region_obj.name}'{state}.",
                        field="region")
-    if not region_is_available(region_obj):
+    if not region_health_check(region_obj):
         raise Conflict(f"Region '{region_obj.name}' is not available: no data plane answers there.",
                        field="region")
     try:
@@ -78,7 +79,7 @@ def replica_resync(*, replica: Replica) -> ReplicationJob:
                        "there is nothing to copy into it.")
     if replica.status == ReplicaStatus.DELETING:
         raise Conflict(f"The replica in '{replica.region.name}' is being deleted.")
-    if not region_is_available(replica.region):
+    if not region_health_check(replica.region):
         raise Conflict(f"Region '{replica.region.name}' is not available: no data plane answers there.")
     with transaction.atomic():
         busy = ReplicationJob.objects.filter(replica=replica, kind__in=WHOLE_REPLICA_JOB_KINDS,

@@ -8,11 +8,11 @@ import pytest
 from replication.choices import ReplicaStatus
 from replication.dataplane import DistributionProcess, find_free_port
 from replication.local_fleet import EVENTS_PATH
-from replication.models import ImageReplication, ReconcileRun, Region
+from replication.models import ImageReplication, ReconcileRun
 from replication.oci.client import RegistryClient
 from replication.oci.corpus import build_corpus, push_corpus
 from replication.queues import PORTAL_QUEUE
-from replication.services.regions import region_events_token
+from replication.services.regions import region_events_token, region_set_endpoint
 from replication.tasks import reconcile_replicas
 from tests.conftest import TEST_REGIONS, wait_for
 
@@ -37,7 +37,7 @@ def geo_fleet(live_server, celery_worker_process, tmp_path):
             )
             process.start()
             fleet[name] = process
-            Region.objects.filter(name=name).update(endpoint=process.url)
+            region_set_endpoint(name=name, endpoint=process.url)
         yield fleet
     finally:
         for process in fleet.values():

@@ -163,7 +163,7 @@ def test_unreachable_region_fails_after_retries_with_the_reason(api_client, cont
     from replication.models import Registry
     from unittest import mock
 
-    with mock.patch("replication.services.replicas.region_is_available", return_value=True):
+    with mock.patch("replication.services.replicas.region_health_check", return_value=True):
         services.replica_create(registry=Registry.objects.get(), region="eastus")
     replica = wait_for(lambda: Replica.objects.filter(region__name="eastus", status=ReplicaStatus.FAILED).first(),
                        timeout=90, message="the replica to fail")
