@@ -24,3 +24,10 @@ class NotFound(ServiceError):
 class Conflict(ServiceError):
     status_code = 409
     code = "conflict"
+
+
+class PermissionDenied(ServiceError):
+    """The caller sees the registry but their role does not allow this (a caller without any role gets NotFound)."""
+
+    status_code = 403
+    code = "permission_denied"
