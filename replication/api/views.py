@@ -73,7 +73,8 @@ class RegistryListView(APIView):
 
 
 class RegistryDetailView(APIView):
-    registry_permissions = {"GET": RegistryPermission.READ, "PATCH": RegistryPermission.MANAGE, "DELETE": RegistryPermission.ADMINISTER}
+    registry_permissions = {"GET": RegistryPermission.READ, "PATCH": RegistryPermission.MANAGE,
+                            "DELETE": RegistryPermission.ADMINISTER}
 
     @extend_schema(responses=RegistrySerializer)
     def get(self, request, name):
@@ -118,7 +119,8 @@ class ReplicaListView(APIView):
 
 
 class ReplicaDetailView(APIView):
-    registry_permissions = {"GET": RegistryPermission.READ, "PATCH": RegistryPermission.MANAGE, "DELETE": RegistryPermission.MANAGE}
+    registry_permissions = {"GET": RegistryPermission.READ, "PATCH": RegistryPermission.MANAGE,
+                            "DELETE": RegistryPermission.MANAGE}
 
     @extend_schema(responses=ReplicaSerializer)
     def get(self, request, name, region):
