@@ -94,7 +94,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Signed in, and (on routes about one registry) a role that allows the method: replication/api/permissions.py
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated",
+                                   "replication.api.permissions.RegistryAccess"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "replication.api.errors.exception_handler",
 }
@@ -107,6 +109,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the SKU tiers, which Sku.name and the registry's sku both use.
+    "ENUM_NAME_OVERRIDES": {"SkuTierEnum": "replication.choices.SkuTier"},
 }
 
 # Celery: one queue per region ("region.<name>"), so a region's worker can run in that region.

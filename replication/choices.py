@@ -133,6 +133,10 @@ class SkuTier(models.TextChoices):
     PREMIUM = "Premium", "Premium"
 
 
+# Pulls without credentials are a Standard and Premium feature, as in ACR.
+ANONYMOUS_PULL_SKUS = frozenset({SkuTier.STANDARD, SkuTier.PREMIUM})
+
+
 # Regional webhooks
 
 

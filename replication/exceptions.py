@@ -26,5 +26,12 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class PermissionDenied(ServiceError):
+    """The caller sees the registry but their role does not allow this (a caller without any role gets NotFound)."""
+
+    status_code = 403
+    code = "permission_denied"
+
+
 class RetryLater(Exception):
     """Work that cannot proceed now for a reason that may pass (no source region ready yet): retried with backoff."""

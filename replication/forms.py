@@ -46,3 +46,12 @@ class RoutingForm(forms.Form):
         label="Routing", choices=[("true", "on"), ("false", "off")], coerce=lambda value: value == "true",
         error_messages={"invalid_choice": "Choose 'true' (on) or 'false' (off)."},
     )
+
+
+class AnonymousPullForm(forms.Form):
+    """The on/off switch for pulls without credentials."""
+
+    enabled = forms.TypedChoiceField(
+        label="Anonymous pull", choices=[("true", "on"), ("false", "off")], coerce=lambda value: value == "true",
+        error_messages={"invalid_choice": "Choose 'true' (on) or 'false' (off)."},
+    )

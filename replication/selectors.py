@@ -9,13 +9,16 @@ from django.db.models import Count, Prefetch, QuerySet
 from .choices import RegionState
 from .models import Region, Registry, Replica, ReplicationJob
 from .pricing import monthly_cost
+from .services.access import registries_visible_to
 from .services.regions import region_availability
 
 
-def registry_list(*, user=None) -> QuerySet[Registry]:
+def registry_list(*, user) -> QuerySet[Registry]:
+    """The registries `user` may see (a role on them, or staff)."""
     # Explicit order: Django ignores Meta.ordering in GROUP BY queries such as this annotation.
-    return (Registry.objects.select_related("sku", "home_region").annotate(region_count=Count("replicas"))
-            .order_by("name"))
+    registries = (Registry.objects.select_related("sku", "home_region").annotate(region_count=Count("replicas"))
+                  .order_by("name"))
+    return registries_visible_to(user=user, queryset=registries)
 
 
 def registry_monthly_cost(registry: Registry, *, region_count: int | None = None) -> str:

@@ -10,6 +10,8 @@ urlpatterns = [
     path("registries/", views.RegistryListView.as_view(), name="registry-list"),
     path("registries/<str:name>/", views.RegistryDetailView.as_view(), name="registry-detail"),
     path("registries/<str:name>/sku/", views.RegistrySkuChangeView.as_view(), name="registry-change-sku"),
+    path("registries/<str:name>/anonymous-pull/", views.RegistryAnonymousPullView.as_view(),
+         name="registry-anonymous-pull"),
     path("registries/<str:name>/replications/", views.RegistryReplicationsView.as_view(),
          name="registry-replications"),
     path("registries/<str:name>/replications/create/", views.ReplicaCreateView.as_view(), name="replica-create"),

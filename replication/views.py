@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied as PageForbidden
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
@@ -17,19 +18,31 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from . import selectors, services
-from .choices import RegionState
-from .exceptions import InvalidInput, NotFound, ServiceError
-from .forms import RegistryCreateForm, ReplicaCreateForm, RoutingForm, SkuChangeForm
+from .choices import RegionState, RegistryPermission
+from .exceptions import InvalidInput, NotFound, PermissionDenied, ServiceError
+from .forms import AnonymousPullForm, RegistryCreateForm, ReplicaCreateForm, RoutingForm, SkuChangeForm
 from .maps import MapRegion, render_region_map
 from .models import Region, Registry, Sku
 from .pricing import monthly_cost
+from .services import access
 from .services.image_status import registry_image_matrix
 
-def registry_or_404(name: str) -> Registry:
+def registry_for_page(request, name: str, permission: RegistryPermission) -> Registry:
+    """The registry if the user may do `permission` on it: 404 without a role (as for an unknown
+    registry), 403 with a role too small; the same check as the API's (services.access)."""
     try:
-        return services.registry_get(name=name)
+        return access.registry_get_for(user=request.user, name=name, permission=permission)
     except NotFound as error:
         raise Http404(error.message) from None
+    except PermissionDenied as error:
+        raise PageForbidden(error.message) from None
+
+
+def allowed_actions(request, registry: Registry) -> dict[str, bool]:
+    """What the page may offer: a button the user may not use is not shown."""
+    granted = access.registry_permissions(user=request.user, registry=registry)
+    return {"can_manage": RegistryPermission.MANAGE in granted,
+            "can_administer": RegistryPermission.ADMINISTER in granted}
 
 
 def parse(form_class, data) -> dict:
@@ -92,9 +105,10 @@ class RegistryListView(LoginRequiredMixin, View):
 
 class RegistryDetailView(LoginRequiredMixin, View):
     def get(self, request, name):
-        registry = registry_or_404(name)
+        registry = registry_for_page(request, name, RegistryPermission.READ)
         replicas = selectors.replica_list(registry=registry)
         return render(request, "replication/registry_detail.html", {
+            **allowed_actions(request, registry),
             "registry": registry,
             "replicas": replicas,
             "login_server": selectors.registry_login_server(registry),
@@ -108,7 +122,8 @@ class RegistryReplicationsView(LoginRequiredMixin, View):
     """The map: one hexagon per region, popups with the actions that region allows."""
 
     def get(self, request, name):
-        registry = registry_or_404(name)
+        registry = registry_for_page(request, name, RegistryPermission.READ)
+        allowed = allowed_actions(request, registry)
         region_views = selectors.registry_map_state(registry=registry)
         replicas = [view.replica for view in region_views if view.replica]
         added_cost = monthly_cost(registry.sku.price_per_day_usd, 1)
@@ -123,6 +138,7 @@ class RegistryReplicationsView(LoginRequiredMixin, View):
                 state=view.state,
                 tooltip=view.region.display_name + (" (home)" if view.region.pk == registry.home_region_id else ""),
                 popup_html=popup.render({
+                    **allowed,
                     "view": view, "registry": registry, "is_home": view.region.pk == registry.home_region_id,
                     "added_cost": added_cost, "total_after": total_cost + added_cost, "next": request.path,
                 }, request),
@@ -130,6 +146,7 @@ class RegistryReplicationsView(LoginRequiredMixin, View):
             for view in region_views
         ]
         return render(request, "replication/registry_replications.html", {
+            **allowed,
             "registry": registry,
             "replicas": replicas,
             "region_map": render_region_map(map_regions, static_url=static("")),
@@ -143,17 +160,15 @@ class RegistryActionView(LoginRequiredMixin, View):
 
     http_method_names = ["post"]
     default_back = "replication:registry-replications"
+    required_permission = RegistryPermission.MANAGE
 
     def perform(self, request, registry, **kwargs) -> str:
         """Call the service; return the success message (a ServiceError becomes the error message)."""
         raise NotImplementedError
 
     def post(self, request, name, **kwargs):
-        try:
-            registry = services.registry_get(name=name)
-        except NotFound as error:  # deleted since the page was loaded
-            messages.error(request, error.message)
-            return redirect("replication:registry-list")
+        # Unknown (or deleted since the page was loaded) and invisible registries get the same 404.
+        registry = registry_for_page(request, name, self.required_permission)
         try:
             messages.success(request, self.perform(request, registry, **kwargs))
         except ServiceError as error:
@@ -208,3 +223,15 @@ class RegistrySkuChangeView(RegistryActionView):
             return f"The SKU is already {before_sku}; nothing changed."
         return (f"SKU changed from {before_sku} to {registry.sku.name}: "
                 f"${before_cost:,} → ${after_cost:,} a month for {region_count} region(s).")
+
+
+class RegistryAnonymousPullView(RegistryActionView):
+    default_back = "replication:registry-detail"
+    required_permission = RegistryPermission.ADMINISTER  # it opens the registry's images to everyone
+
+    def perform(self, request, registry):
+        enabled = parse(AnonymousPullForm, request.POST)["enabled"]
+        services.registry_set_anonymous_pull(registry=registry, enabled=enabled)
+        if enabled:
+            return f"Anonymous pull is on: anyone can pull from {registry.name} without credentials."
+        return f"Anonymous pull is off: pulls from {registry.name} need credentials."

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import services
+from ..choices import RegistryPermission
 from ..oci.constants import EVENTS_MEDIA_TYPE
 from ..services import events, image_status
 from .status_serializers import EventIntakeResultSerializer, ImageReplicationStatusSerializer
@@ -38,6 +39,8 @@ class RegistryEventsView(APIView):
 
 
 class ReplicationStatusView(APIView):
+    registry_permissions = {"GET": RegistryPermission.READ}
+
     @extend_schema(parameters=[OpenApiParameter("repository", str, required=True),
                                OpenApiParameter("reference", str, required=True, description="A tag or a digest.")],
                    responses=ImageReplicationStatusSerializer)

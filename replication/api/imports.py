@@ -4,6 +4,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from .. import services
+from ..choices import RegistryPermission
 from ..services.imports import image_import
 from .serializers import JobSerializer
 from .views import job_accepted_response
@@ -25,6 +26,8 @@ class ImportSerializer(serializers.Serializer):
 
 
 class ImportView(APIView):
+    registry_permissions = {"POST": RegistryPermission.MANAGE}
+
     @extend_schema(request=ImportSerializer,
                    responses={202: OpenApiResponse(JobSerializer, description="Import queued in the home region.")})
     def post(self, request, name):

@@ -53,8 +53,16 @@ class RegistryCreateSerializer(serializers.Serializer):
     home_region = serializers.CharField(max_length=80)
 
 
-class RegistrySkuSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=40)
+class RegistryUpdateSerializer(serializers.Serializer):
+    """PATCH: the SKU (needs `manage`), anonymous pull (needs `administer`), or both, applied together."""
+
+    sku = serializers.CharField(max_length=40, required=False)
+    anonymous_pull = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give at least one of: sku, anonymous_pull.")
+        return attrs
 
 
 class RegistrySerializer(serializers.ModelSerializer):
@@ -66,8 +74,8 @@ class RegistrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Registry
-        fields = ["name", "sku", "home_region", "replica_count", "monthly_cost_usd", "created_at", "updated_at",
-                  "url"]
+        fields = ["name", "sku", "home_region", "anonymous_pull", "replica_count", "monthly_cost_usd", "created_at",
+                  "updated_at", "url"]
 
     def get_replica_count(self, registry) -> int:
         count = getattr(registry, "region_count", None)

@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from . import events as continuous_replication
-from . import imports, views, webhooks
+from . import access, imports, views, webhooks
 
 app_name = "api"
 
@@ -29,4 +29,12 @@ urlpatterns = [
     path("events/", continuous_replication.RegistryEventsView.as_view(), name="registry-events"),
     path("registries/<str:name>/replication-status/", continuous_replication.ReplicationStatusView.as_view(),
          name="replication-status"),
+    # Access
+    path("registries/<str:name>/role-assignments/", access.RoleAssignmentListView.as_view(),
+         name="role-assignment-list"),
+    path("registries/<str:name>/role-assignments/<int:pk>/", access.RoleAssignmentDetailView.as_view(),
+         name="role-assignment-detail"),
+    path("registries/<str:name>/tokens/", access.RegistryTokenListView.as_view(), name="registry-token-list"),
+    path("registries/<str:name>/tokens/<str:token>/", access.RegistryTokenDetailView.as_view(),
+         name="registry-token-detail"),
 ]

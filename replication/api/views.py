@@ -1,12 +1,13 @@
 """Thin API views: parse, call a service or selector, serialize."""
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
+from ..choices import RegistryPermission
 from ..models import Region, ReplicationJob, Sku
+from ..services import access
 from ..services.regions import region_availability
 from .serializers import (
     EndpointsSerializer,
@@ -14,7 +15,7 @@ from .serializers import (
     RegionSerializer,
     RegistryCreateSerializer,
     RegistrySerializer,
-    RegistrySkuSerializer,
+    RegistryUpdateSerializer,
     ReplicaCreateSerializer,
     ReplicaSerializer,
     ReplicaUpdateSerializer,
@@ -72,17 +73,22 @@ class RegistryListView(APIView):
 
 
 class RegistryDetailView(APIView):
+    registry_permissions = {"GET": RegistryPermission.READ, "PATCH": RegistryPermission.MANAGE,
+                            "DELETE": RegistryPermission.ADMINISTER}
+
     @extend_schema(responses=RegistrySerializer)
     def get(self, request, name):
         registry = services.registry_get(name=name)
         return Response(RegistrySerializer(registry, context={"request": request}).data)
 
-    @extend_schema(request=RegistrySkuSerializer, responses=RegistrySerializer)
+    @extend_schema(request=RegistryUpdateSerializer, responses=RegistrySerializer)
     def patch(self, request, name):
         registry = services.registry_get(name=name)
-        body = RegistrySkuSerializer(data=request.data)
+        body = RegistryUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        registry = services.registry_change_sku(registry=registry, sku=body.validated_data["sku"])
+        if "anonymous_pull" in body.validated_data:  # more than the SKU's manage: it opens the registry to all
+            access.registry_require(user=request.user, registry=registry, permission=RegistryPermission.ADMINISTER)
+        registry = services.registry_update(registry=registry, **body.validated_data)
         return Response(RegistrySerializer(registry, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
@@ -92,6 +98,8 @@ class RegistryDetailView(APIView):
 
 
 class ReplicaListView(APIView):
+    registry_permissions = {"GET": RegistryPermission.READ, "POST": RegistryPermission.MANAGE}
+
     @extend_schema(responses=ReplicaSerializer(many=True))
     def get(self, request, name):
         registry = services.registry_get(name=name)
@@ -111,6 +119,9 @@ class ReplicaListView(APIView):
 
 
 class ReplicaDetailView(APIView):
+    registry_permissions = {"GET": RegistryPermission.READ, "PATCH": RegistryPermission.MANAGE,
+                            "DELETE": RegistryPermission.MANAGE}
+
     @extend_schema(responses=ReplicaSerializer)
     def get(self, request, name, region):
         replica = services.replica_get(registry=services.registry_get(name=name), region=region)
@@ -135,6 +146,8 @@ class ReplicaDetailView(APIView):
 
 
 class ReplicaSyncView(APIView):
+    registry_permissions = {"POST": RegistryPermission.MANAGE}
+
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request, name, region):
         replica = services.replica_get(registry=services.registry_get(name=name), region=region)
@@ -142,6 +155,8 @@ class ReplicaSyncView(APIView):
 
 
 class RegistryEndpointsView(APIView):
+    registry_permissions = {"GET": RegistryPermission.READ}
+
     @extend_schema(responses=EndpointsSerializer)
     def get(self, request, name):
         registry = services.registry_get(name=name)
@@ -149,8 +164,14 @@ class RegistryEndpointsView(APIView):
 
 
 class JobDetailView(generics.RetrieveAPIView):
+    """A job follows its registry: who may read the registry may read its jobs."""
+
     serializer_class = JobSerializer
-    queryset = ReplicationJob.objects.select_related("registry", "region")
+    queryset = ReplicationJob.objects.all()  # for the schema's path parameter; get_object checks access
+    registry_permissions = {"GET": RegistryPermission.READ}
+
+    def check_registry_access(self, *, request, permission):
+        self.job = access.job_get_for(user=request.user, job_id=self.kwargs["pk"], permission=permission)
 
     def get_object(self):
-        return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        return self.job

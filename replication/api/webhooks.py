@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from ..choices import WEBHOOK_SUBSCRIBABLE_ACTIONS, WebhookDeliveryState
+from ..choices import WEBHOOK_SUBSCRIBABLE_ACTIONS, RegistryPermission, WebhookDeliveryState
 from ..models import Webhook, WebhookDelivery
 from ..services import registry_get
 from ..services import webhooks as service
@@ -96,6 +96,8 @@ def _webhook(name, webhook):
 
 
 class WebhookListView(APIView):
+    registry_permissions = {"GET": RegistryPermission.READ, "POST": RegistryPermission.MANAGE}
+
     @extend_schema(responses=WebhookSerializer(many=True))
     def get(self, request, name):
         webhooks = service.webhook_list(registry=registry_get(name=name))
@@ -112,6 +114,9 @@ class WebhookListView(APIView):
 
 
 class WebhookDetailView(APIView):
+    registry_permissions = {"GET": RegistryPermission.READ, "PATCH": RegistryPermission.MANAGE,
+                            "DELETE": RegistryPermission.MANAGE}
+
     @extend_schema(responses=WebhookSerializer)
     def get(self, request, name, webhook):
         return Response(WebhookSerializer(_webhook(name, webhook), context={"request": request}).data)
@@ -131,6 +136,8 @@ class WebhookDetailView(APIView):
 
 
 class WebhookPingView(APIView):
+    registry_permissions = {"POST": RegistryPermission.MANAGE}
+
     @extend_schema(request=None, responses={202: OpenApiResponse(WebhookDeliverySerializer,
                                                                  description="Ping delivery queued.")})
     def post(self, request, name, webhook):
@@ -139,6 +146,8 @@ class WebhookPingView(APIView):
 
 
 class WebhookDeliveryListView(APIView):
+    registry_permissions = {"GET": RegistryPermission.READ}
+
     @extend_schema(
         parameters=[OpenApiParameter("limit", int, description="How many, newest first (1-500, default 100).")],
         responses=WebhookDeliverySerializer(many=True),

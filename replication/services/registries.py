@@ -2,7 +2,7 @@ import re
 
 from django.db import IntegrityError, transaction
 
-from ..choices import RegistryRole, ReplicaStatus
+from ..choices import ANONYMOUS_PULL_SKUS, RegistryRole, ReplicaStatus, SkuTier
 from ..exceptions import Conflict, InvalidInput, NotFound
 from ..dispatch import job_record
 from ..job_specs import PurgeSpec
@@ -14,11 +14,16 @@ from .webhooks import webhook_check_sku_limit
 REGISTRY_NAME_RE = re.compile(r"^[A-Za-z0-9]{5,50}$")
 
 
+def registry_not_found(*, name: str) -> NotFound:
+    """The one answer for a registry that does not exist, or that the caller may not see."""
+    return NotFound(f"Registry '{name}' does not exist.")
+
+
 def registry_get(*, name: str) -> Registry:
     try:
         return Registry.objects.select_related("sku", "home_region").get(name__iexact=str(name))
     except Registry.DoesNotExist:
-        raise NotFound(f"Registry '{name}' does not exist.") from None
+        raise registry_not_found(name=name) from None
 
 
 def sku_get(*, name: str) -> Sku:
@@ -78,10 +83,54 @@ def registry_change_sku(*, registry: Registry, sku: str) -> Registry:
                 field="sku",
             )
     webhook_check_sku_limit(registry=registry, sku=new_sku)
-    updated = Registry.objects.filter(pk=registry.pk).update(sku=new_sku)
-    if not updated:
+    registry_check_anonymous_pull_sku(sku=new_sku, anonymous_pull=registry.anonymous_pull)
+    rows = Registry.objects.filter(pk=registry.pk)
+    if new_sku.name not in ANONYMOUS_PULL_SKUS:
+        rows = rows.filter(anonymous_pull=False)  # so a concurrent switch-on cannot slip past the check
+    if not rows.update(sku=new_sku):
+        if Registry.objects.filter(pk=registry.pk).exists():
+            registry_check_anonymous_pull_sku(sku=new_sku, anonymous_pull=True)
         raise NotFound(f"Registry '{registry.name}' does not exist.")
     registry.sku = new_sku
+    return registry
+
+
+def _anonymous_pull_skus() -> str:
+    return " or ".join(tier.value for tier in SkuTier if tier in ANONYMOUS_PULL_SKUS)
+
+
+def registry_check_anonymous_pull_sku(*, sku: Sku, anonymous_pull: bool) -> None:
+    if anonymous_pull and sku.name not in ANONYMOUS_PULL_SKUS:
+        raise Conflict(f"Cannot change SKU to {sku.name}: anonymous pull is on and the {sku.name} SKU does not "
+                       f"offer it. Turn anonymous pull off first.", field="sku")
+
+
+def registry_set_anonymous_pull(*, registry: Registry, enabled: bool) -> Registry:
+    if enabled and registry.sku.name not in ANONYMOUS_PULL_SKUS:
+        raise Conflict(f"Anonymous pull is not available on the {registry.sku.name} SKU; "
+                       f"change the registry to {_anonymous_pull_skus()} first.", field="anonymous_pull")
+    rows = Registry.objects.filter(pk=registry.pk)
+    if enabled:
+        rows = rows.filter(sku__name__in=ANONYMOUS_PULL_SKUS)  # so a concurrent downgrade cannot slip past
+    if not rows.update(anonymous_pull=enabled):
+        current = Registry.objects.select_related("sku").filter(pk=registry.pk).first()
+        if current is None:
+            raise registry_not_found(name=registry.name)
+        return registry_set_anonymous_pull(registry=current, enabled=enabled)  # its SKU changed meanwhile
+    registry.anonymous_pull = enabled
+    return registry
+
+
+def registry_update(*, registry: Registry, sku: str | None = None, anonymous_pull: bool | None = None) -> Registry:
+    """A PATCH of several settings: all of them or none (turning anonymous pull off first lets a
+    single request also move the registry to Basic)."""
+    with transaction.atomic():
+        if anonymous_pull is False:
+            registry = registry_set_anonymous_pull(registry=registry, enabled=False)
+        if sku is not None:
+            registry = registry_change_sku(registry=registry, sku=sku)
+        if anonymous_pull is True:
+            registry = registry_set_anonymous_pull(registry=registry, enabled=True)
     return registry
 
 
