@@ -24,3 +24,10 @@ class NotFound(ServiceError):
 class Conflict(ServiceError):
     status_code = 409
     code = "conflict"
+
+
+class Unauthorized(ServiceError):
+    """Credentials are missing, wrong, expired or revoked (the token service answers 401)."""
+
+    status_code = 401
+    code = "unauthorized"
