@@ -297,7 +297,7 @@ def copy_for_event(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str
     images = spec.get("images") or []
     source_name = spec.get("source_region", "")
     if spec.get("action") == "delete":
-        with region_client(job.region) as target:
+        with region_client(job.region, repositories=[i["repository"] for i in images], actions=("pull", "delete")) as target:
             for image in images:
                 delete_image(target, image["repository"], image["digest"])
         image_status.replica_refresh_degraded(replica_id=job.replica_id)
@@ -312,7 +312,9 @@ def copy_for_event(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str
             continue
         wanted.append((image, tag, pushed_at))
     source = Region.objects.get(name=source_name)
-    with region_client(source) as source_client, region_client(job.region) as target:
+    repositories = [image["repository"] for image, _, _ in wanted]
+    with region_client(source, repositories=repositories) as source_client, region_client(
+            job.region, repositories=repositories, actions=("pull", "push")) as target:
         # By digest first (untagged): the slow part runs without any lock, and a tag is only
         # ever written below, after the last check that no later push has claimed it.
         result = copy_images(

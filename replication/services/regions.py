@@ -7,6 +7,7 @@ from django.conf import settings
 from ..exceptions import NotFound
 from ..models import Region
 from ..oci.client import RegistryClient
+from .token_service import replication_credentials
 
 
 def region_get(*, name: str) -> Region:
@@ -16,12 +17,22 @@ def region_get(*, name: str) -> Region:
         raise NotFound(f"Region '{name}' does not exist.", field="region") from None
 
 
-def region_client(region: Region) -> RegistryClient:
-    return RegistryClient(region.endpoint, timeout=settings.REGISTRY_HTTP_TIMEOUT)
+def region_client(region: Region, *, prefix: str | None = None, repositories=(), actions=("pull",),
+                  catalog: bool = False) -> RegistryClient:
+    """A client of the region's registry as the replication engine, able to reach exactly what is asked:
+
+    the repositories under `prefix` (a registry's "name/") and/or the named `repositories`, with
+    `actions`, and the catalog if `catalog`. With none of them (a probe) it may only ping.
+    """
+    username, password = replication_credentials(prefix=prefix, repositories=repositories, actions=actions,
+                                                 catalog=catalog)
+    return RegistryClient(region.endpoint, username=username, password=password,
+                          timeout=settings.REGISTRY_HTTP_TIMEOUT)
 
 
 def _endpoint_answers(endpoint: str) -> bool:
-    client = RegistryClient(endpoint, timeout=settings.REGION_HEALTH_TIMEOUT)
+    username, password = replication_credentials()  # no scope: a probe may only ping, through the token flow
+    client = RegistryClient(endpoint, username=username, password=password, timeout=settings.REGION_HEALTH_TIMEOUT)
     try:
         return client.ping()
     except Exception:
