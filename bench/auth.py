@@ -161,7 +161,8 @@ def main(argv: list[str]) -> int:
                 times[("big", mode)].append(bench.pull_big(mode, big))
                 times[("small", mode)].append(bench.pull_small(mode, small))
             print(f"  round {round_number + 1}: " + ", ".join(
-                f"{kind} {mode} {times[(kind, mode)][-1]:.2f} s" for kind in ("big", "small") for mode in ("off", "on")),
+                f"{kind} {mode} {times[(kind, mode)][-1]:.2f} s"
+                for kind in ("big", "small") for mode in ("off", "on")),
                 flush=True)
     finally:
         bench.close()

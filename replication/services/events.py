@@ -297,7 +297,8 @@ def copy_for_event(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str
     images = spec.get("images") or []
     source_name = spec.get("source_region", "")
     if spec.get("action") == "delete":
-        with region_client(job.region, repositories=[i["repository"] for i in images], actions=("pull", "delete")) as target:
+        with region_client(job.region, repositories=[i["repository"] for i in images],
+                           actions=("pull", "delete")) as target:
             for image in images:
                 delete_image(target, image["repository"], image["digest"])
         image_status.replica_refresh_degraded(replica_id=job.replica_id)

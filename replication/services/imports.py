@@ -201,7 +201,8 @@ def copy_import(job: ReplicationJob, *, on_progress) -> tuple[CopyResult, str]:
     description = import_description(spec)
     with RegistryClient(source_spec["registry_url"], username=username, password=password,
                         timeout=settings.REGISTRY_HTTP_TIMEOUT) as source, region_client(
-            job.region, repositories=[i.target_repository or i.repository for i in images], actions=("pull", "push")) as target:
+            job.region, repositories=[i.target_repository or i.repository for i in images],
+            actions=("pull", "push")) as target:
         result = copy_images(source, target, images, concurrency=settings.REPLICATION_CONCURRENCY,
                              on_progress=on_progress)
     if source_spec.get("credentials"):
@@ -224,7 +225,8 @@ def import_fan_out(*, job: ReplicationJob, result: CopyResult) -> int:
 
     now = timezone.now()
     digests = {}
-    with region_client(job.region, repositories=[i["repository"] for i in (job.spec or {}).get("images", [])]) as target:
+    imported = [image["repository"] for image in (job.spec or {}).get("images", [])]
+    with region_client(job.region, repositories=imported) as target:
         for image in (job.spec or {}).get("images", []):
             for tag in image["tags"]:
                 present = target.head_manifest(image["repository"], tag)

@@ -48,7 +48,8 @@ def push_with_skopeo_from_layout(tmp_path, endpoint: str, image: str) -> None:
     """Push one image the way a user would: skopeo copy from an OCI layout on disk."""
     layout = tmp_path / "layout"
     host = endpoint.removeprefix("http://")
-    subprocess.run(["skopeo", "copy", "--src-tls-verify=false", "--src-creds", USER_CREDS, f"docker://{host}/contoso/app00:1.0",
+    subprocess.run(["skopeo", "copy", "--src-tls-verify=false", "--src-creds", USER_CREDS,
+                    f"docker://{host}/contoso/app00:1.0",
                     f"oci:{layout}:seed"], check=True, capture_output=True, timeout=120)
     subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", USER_CREDS, f"oci:{layout}:seed",
                     f"docker://{host}/{image}"], check=True, capture_output=True, timeout=120)

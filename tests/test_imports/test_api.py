@@ -132,7 +132,8 @@ def test_an_index_is_imported_with_every_platform_into_the_home_region(api_clien
     job = wait_for_job(response.json()["id"])
     assert job.state == JobState.SUCCEEDED, job.error
     assert job.bytes_done == job.bytes_total > 0 and job.manifests_done == job.manifests_total == 4  # 2 tags + 2 children
-    with fleet_client(deployed_regions["westus"].endpoint, prefix="importer/") as home, RegistryClient(registry.url) as source:
+    with fleet_client(deployed_regions["westus"].endpoint, prefix="importer/") as home, \
+            RegistryClient(registry.url) as source:
         index = home.get_manifest("importer/imported/app", "1.0")
         assert index.digest == digest and index.media_type == INDEX
         assert home.head_manifest("importer/imported/app", "stable").digest == digest

@@ -165,8 +165,8 @@ def test_anonymous_pulls_only_where_allowed_and_the_sku_permits(client, contoso,
     basic_registry = Registry.objects.create(name="tiny", sku=Sku.objects.get(name="Basic"), anonymous_pull=True,
                                              home_region=Region.objects.get(name="westus"))
     Registry.objects.filter(pk=fabrikam.pk).update(anonymous_pull=True)
-    response = client.get("/oauth2/token", {"scope": ["repository:contoso/app:pull", "repository:fabrikam/app:pull,push",
-                                                      "repository:tiny/app:pull"]})
+    response = client.get("/oauth2/token", {"scope": [
+        "repository:contoso/app:pull", "repository:fabrikam/app:pull,push", "repository:tiny/app:pull"]})
     assert access_of(response) == [{"type": "repository", "name": "fabrikam/app", "actions": ["pull"]}]
     assert basic_registry.anonymous_pull
 

@@ -34,7 +34,8 @@ def seeded(westus):
     """A registry with one image in each of apps/app00, apps/app01 and app00 in westus: (registry, {repository: tag})."""
     registry = new_registry()
     prefix = registry.repository_prefix
-    small = {"tags_per_repo": 1, "multi_platform_repositories": 0, "base_layer_size": 4096, "unique_layer_size": 4096}
+    small = {"tags_per_repo": 1, "multi_platform_repositories": 0, "base_layer_size": 4096,
+             "unique_layer_size": 4096}
     with fleet_client(westus.endpoint, prefix=prefix) as client:
         pushed = push_corpus(client, build_corpus(31, repositories=2, **small), prefix + "apps/")
         pushed |= push_corpus(client, build_corpus(32, repositories=1, **small), prefix)

@@ -29,7 +29,8 @@ def token_from(portal_server, settings) -> str:
 
 def upload_status(registry, token: str) -> int:
     """202 when the registry verifies the token and it grants push; 401 when the registry cannot verify it."""
-    return httpx.post(f"{registry.url}/v2/rot/app/blobs/uploads/", headers={"Authorization": f"Bearer {token}"}).status_code
+    return httpx.post(f"{registry.url}/v2/rot/app/blobs/uploads/",
+                      headers={"Authorization": f"Bearer {token}"}).status_code
 
 
 def test_after_stage_and_activate_new_and_old_tokens_are_accepted(signing_dir, settings, portal_server,

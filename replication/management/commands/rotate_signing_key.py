@@ -9,8 +9,10 @@ class Command(BaseCommand):
             "registries), --activate (sign with it), --retire (drop old certs, a token lifetime later).")
 
     def add_arguments(self, parser):
-        parser.add_argument("--stage", action="store_true", help="Create the next key; signing stays on the current one.")
-        parser.add_argument("--activate", action="store_true", help="Sign with the staged key; the old cert stays trusted.")
+        parser.add_argument("--stage", action="store_true",
+                            help="Create the next key; signing stays on the current one.")
+        parser.add_argument("--activate", action="store_true",
+                            help="Sign with the staged key; the old cert stays trusted.")
         parser.add_argument("--retire", action="store_true", help="Drop the certs of keys that no longer sign.")
         parser.add_argument("--force", action="store_true", help="Retire even within a token lifetime of activation.")
 
