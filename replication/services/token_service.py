@@ -10,11 +10,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import check_password
 from django.core import signing
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from ..choices import REPOSITORY_ACTIONS, SkuTier
 from ..exceptions import InvalidInput, Unauthorized
@@ -109,7 +111,7 @@ def token_principal_authenticate(*, username: str | None, password: str | None) 
         token = (RegistryToken.objects.select_related("registry__sku")
                  .filter(registry__name__iexact=registry_name, name__iexact=token_name).first())
         # A deleted (revoked) token and a wrong password look the same to the caller.
-        if token is None or not check_password(password, token.password_hash):
+        if token is None or not _password_matches(password, token.password_hash):
             raise Unauthorized("Invalid username or password.")
         now = timezone.now()
         if token.expires_at is not None and token.expires_at <= now:
@@ -117,10 +119,42 @@ def token_principal_authenticate(*, username: str | None, password: str | None) 
         RegistryToken.objects.filter(pk=token.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)).update(last_used_at=now)
         return Principal(subject=f"{token.registry.name}/{token.name}", registry_token=token)
+    user = get_user_model()._default_manager.filter(**{get_user_model().USERNAME_FIELD: username}).first()
+    if user is not None and user.is_active and _recently_verified(password, user.password):
+        return Principal(subject=user.get_username(), user=user)
     user = authenticate(username=username, password=password)  # None for inactive users too
     if user is None:
         raise Unauthorized("Invalid username or password.")
+    _remember_verified(password, user.password)
     return Principal(subject=user.get_username(), user=user)
+
+
+# A password hash costs ~0.3 s of CPU by design, and a client asks for a token per repository and
+# action: remember for a minute that this password matched this hash. The row is still read on every
+# request, so a deleted token, an inactive user or a changed password take effect at once.
+VERIFIED_FOR_SECONDS = 60
+
+
+def _verified_key(password: str, password_hash: str) -> str:
+    return "token-service:verified:" + salted_hmac("token-service-verified", f"{password_hash}\0{password}",
+                                                   algorithm="sha256").hexdigest()
+
+
+def _recently_verified(password: str, password_hash: str) -> bool:
+    return bool(password_hash) and cache.get(_verified_key(password, password_hash)) is not None
+
+
+def _remember_verified(password: str, password_hash: str) -> None:
+    cache.set(_verified_key(password, password_hash), True, VERIFIED_FOR_SECONDS)
+
+
+def _password_matches(password: str, password_hash: str) -> bool:
+    if _recently_verified(password, password_hash):
+        return True
+    if not check_password(password, password_hash):
+        return False
+    _remember_verified(password, password_hash)
+    return True
 
 
 # ---- grants -----------------------------------------------------------------------------

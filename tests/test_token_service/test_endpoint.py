@@ -89,6 +89,17 @@ def test_an_inactive_user_is_refused(client, contoso, django_user_model):
     assert client.get("/oauth2/token", **basic("bob", "pw")).status_code == 401
 
 
+def test_a_changed_password_or_deactivation_takes_effect_at_once(client, contoso, django_user_model):
+    bob = user_with(django_user_model, contoso, RegistryRole.PULL)
+    assert client.get("/oauth2/token", **basic("bob", "pw")).status_code == 200  # verified: remembered a minute
+    bob.set_password("new")
+    bob.save()
+    assert client.get("/oauth2/token", **basic("bob", "pw")).status_code == 401
+    assert client.get("/oauth2/token", **basic("bob", "new")).status_code == 200
+    django_user_model.objects.filter(pk=bob.pk).update(is_active=False)
+    assert client.get("/oauth2/token", **basic("bob", "new")).status_code == 401
+
+
 def test_a_wrong_service_is_400(client, contoso):
     response = client.get("/oauth2/token", {"service": "someone-else", "scope": "repository:contoso/app:pull"})
     assert response.status_code == 400 and response.json()["errors"][0]["message"].startswith("Unknown service")
