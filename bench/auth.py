@@ -167,12 +167,12 @@ def main(argv: list[str]) -> int:
     finally:
         bench.close()
     print()
-    print("pull                         | auth off s | auth on s | on / off | on − off per pull")
-    print("-----------------------------|------------|-----------|----------|------------------")
+    print("pull                            | auth off s | auth on s | on / off | on − off per pull")
+    print("--------------------------------|------------|-----------|----------|------------------")
     for kind, label, pulls in [("big", f"1 image, {args.big_mib} MiB (skopeo)", 1),
                                ("small", f"{len(small)} manifests (fresh client each)", len(small))]:
         off, on = statistics.median(times[(kind, "off")]), statistics.median(times[(kind, "on")])
-        print(f"{label:<29}| {off:>10.2f} | {on:>9.2f} | {on / off:>7.2f}× | {(on - off) / pulls * 1000:>13.0f} ms")
+        print(f"{label:<32}| {off:>10.2f} | {on:>9.2f} | {on / off:>7.2f}× | {(on - off) / pulls * 1000:>13.0f} ms")
     print(f"medians of {args.runs} run(s); {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
     if args.keep:
         print(f"kept {directory}")
