@@ -24,7 +24,7 @@ from bench.environment import ROOT, embedded_defaults_env
 from replication.testing import wait_until
 
 REGIONS = ["westus", "eastus", "canadacentral", "westeurope"]  # the first is home
-ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
+PUSHER_PASSWORD = "lag-bench-pusher"  # a throwaway user in the run's own temporary database
 
 
 def parse_args(argv):
@@ -110,7 +110,14 @@ class LagBench:
         from replication.models import Replica
         from replication.services import registry_create, replica_create
 
+        from django.contrib.auth import get_user_model
+
+        from replication.services.token_service import replication_credentials
+
         self.registry = registry_create(name="lagbench", sku="Premium", home_region=REGIONS[0])
+        # The regions require the portal's tokens: the pusher logs in as a user, the HEADs read as the engine.
+        get_user_model().objects.create_user("lagpusher", password=PUSHER_PASSWORD, is_staff=True)
+        self.read_credentials = replication_credentials(prefix=self.registry.repository_prefix)
         for name in REGIONS[1:]:
             replica_create(registry=self.registry, region=name)
         wait_until(lambda: Replica.objects.filter(registry=self.registry, status=ReplicaStatus.READY).count()
@@ -131,18 +138,26 @@ class LagBench:
         return sorted({repository: tag for repository, tag in pushed if tag != "latest"}.items())
 
     def digest(self, process, repository: str, reference: str) -> str | None:
-        response = self.http.head(f"{process.url}/v2/{repository}/manifests/{reference}", headers={"Accept": ACCEPT})
-        return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None
+        client = self.readers.get(process.name)
+        if client is None:  # one client per region: its tokens are cached per repository for their lifetime
+            from replication.oci.client import RegistryClient
+
+            username, password = self.read_credentials
+            client = self.readers[process.name] = RegistryClient(process.url, username=username, password=password,
+                                                                 timeout=10)
+        descriptor = client.head_manifest(repository, reference)
+        return descriptor.digest if descriptor else None
 
     def measure(self) -> list[tuple[str, str, float]]:
         results = []
-        self.http = httpx.Client(timeout=10)
+        self.readers = {}
         rotation = REGIONS[1:] + REGIONS[:1]  # non-home regions first
         for number, (source, tag) in enumerate(self.images()):
             region = rotation[number % len(rotation)]
             process = self.registries[region]
             target = f"lagbench/{source.removeprefix('src/')}"
             subprocess.run(["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+                            "--dest-creds", f"lagpusher:{PUSHER_PASSWORD}",
                             f"docker://{self.scratch.url.removeprefix('http://')}/{source}:{tag}",
                             f"docker://{process.url.removeprefix('http://')}/{target}:{tag}"],
                            check=True, capture_output=True, timeout=120)
@@ -163,6 +178,8 @@ class LagBench:
         return results
 
     def close(self) -> None:
+        for client in getattr(self, "readers", {}).values():
+            client.close()
         for process in [*self.registries.values(), self.scratch]:
             if process:
                 process.stop()

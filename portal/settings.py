@@ -193,3 +193,11 @@ CELERY_BEAT_SCHEDULE = {
     "probe-region-health": {"task": "replication.tasks.probe_region_health", "schedule": REGION_HEALTH_INTERVAL,
                             "options": {"queue": "portal", "expires": REGION_HEALTH_INTERVAL}},
 }
+# The token service: the portal signs the registry tokens every regional registry trusts (OCI token flow).
+TOKEN_SIGNING_DIR = Path(os.environ.get("TOKEN_SIGNING_DIR", VAR_DIR / "token-signing"))
+TOKEN_SERVICE_NAME = os.environ.get("TOKEN_SERVICE_NAME", "georegistry")  # one `service` for the whole fleet
+TOKEN_ISSUER = os.environ.get("TOKEN_ISSUER", "georegistry-portal")
+REGISTRY_TOKEN_LIFETIME = int(os.environ.get("REGISTRY_TOKEN_LIFETIME", "300"))  # seconds
+# The replication engine's identity: credentials minted per copy, valid this long (a queued job may wait).
+REPLICATION_IDENTITY = "georegistry-replication"
+REPLICATION_CREDENTIALS_MAX_AGE = int(os.environ.get("REPLICATION_CREDENTIALS_MAX_AGE", str(24 * 3600)))

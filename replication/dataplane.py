@@ -36,6 +36,11 @@ def registry_answers(url: str, timeout: float = 2.0, *, http: httpx.Client | Non
     return response.status_code in (200, 401)
 
 
+def token_auth(*, realm: str, service: str, issuer: str, rootcertbundle: str | os.PathLike) -> dict:
+    """Distribution's `auth:` section for the OCI token flow: only tokens signed by a trusted cert get in."""
+    return {"token": {"realm": realm, "service": service, "issuer": issuer, "rootcertbundle": str(rootcertbundle)}}
+
+
 class DistributionProcess:
     """One Distribution registry listening on 127.0.0.1:port, storing under storage_dir."""
 

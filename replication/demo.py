@@ -7,6 +7,7 @@ from .models import Registry
 from .oci.client import RegistryClient
 from .oci.corpus import demo_corpus, push_corpus
 from .services import registry_create, replica_create
+from .services.token_service import replication_credentials
 
 DEMO_NAME = "contoso"
 DEMO_HOME = "westus"
@@ -21,10 +22,12 @@ def demo_registry_seed(*, owner_username: str = "admin") -> str:
     if created:
         registry = registry_create(name=DEMO_NAME, sku="Premium", home_region=DEMO_HOME, owner=owner)
     # Pushed like a user would (not with the replication User-Agent), so the pushes fan out and show in
-    # the image matrix like any other.
+    # the image matrix like any other; it logs in through the token flow like any client.
+    username, password = replication_credentials(prefix=registry.repository_prefix, actions=("pull", "push"),
+                                                 catalog=True)
     with httpx.Client(headers={"User-Agent": DEMO_USER_AGENT}, timeout=60) as http:
-        push_corpus(RegistryClient(registry.home_region.endpoint, http=http), demo_corpus(),
-                    repository_prefix=registry.repository_prefix)
+        push_corpus(RegistryClient(registry.home_region.endpoint, username=username, password=password, http=http),
+                    demo_corpus(), repository_prefix=registry.repository_prefix)
     if created:
         for region in DEMO_REPLICAS:
             try:

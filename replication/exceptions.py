@@ -26,6 +26,13 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class Unauthorized(ServiceError):
+    """Credentials are missing, wrong, expired or revoked (the token service answers 401)."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
 class PermissionDenied(ServiceError):
     """The caller sees the registry but their role does not allow this (a caller without any role gets NotFound)."""
 

@@ -2,10 +2,22 @@
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
-from .dataplane import DistributionProcess
+from .dataplane import DistributionProcess, token_auth
 from .services.regions import region_events_token, region_get, region_set_endpoint
+from .token_service.keys import root_bundle_write
 
 EVENTS_PATH = "/api/v1/events/"
+TOKEN_PATH = "/oauth2/token"
+
+
+def fleet_token_auth(*, portal_url: str | None = None) -> dict:
+    """The auth.token section of every fleet registry; writes the current root bundle first.
+
+    Registries read the bundle only when they start: after `rotate_signing_key --stage`, restart them.
+    """
+    portal_url = (portal_url or settings.PORTAL_BASE_URL).rstrip("/")
+    return token_auth(realm=portal_url + TOKEN_PATH, service=settings.TOKEN_SERVICE_NAME,
+                      issuer=settings.TOKEN_ISSUER, rootcertbundle=root_bundle_write())
 
 
 def local_region_process(name: str, *, index: int, base_port: int | None = None, root=None,
@@ -25,6 +37,7 @@ def local_region_process(name: str, *, index: int, base_port: int | None = None,
             "X-Region": [name],
         },
         log_path=root / name / "registry.log",
+        auth=fleet_token_auth(portal_url=portal_url),
     )
 
 

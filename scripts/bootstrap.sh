@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 need_debs=()
 command -v docker-registry >/dev/null 2>&1 || need_debs+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need_debs+=(skopeo)
+# A second OCI client for the token-flow tests (podman login / pull against the regions).
+command -v podman >/dev/null 2>&1 || need_debs+=(podman)
 if [ "${WITH_BROWSER:-0}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need_debs+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need_debs+=(chromium-driver)

@@ -1,6 +1,7 @@
 """Shared fixtures: real regional registries, an API client, registries with replicas, and a real Celery
 worker process."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -18,8 +20,11 @@ from replication import services
 from replication.catalog import catalog_seed
 from replication.choices import ReplicaStatus
 from replication.dataplane import DistributionProcess, find_free_port
+from replication.local_fleet import fleet_token_auth
 from replication.models import Region, Registry, Replica, Sku
+from replication.oci.client import RegistryClient
 from replication.queues import PORTAL_QUEUE, region_queue
+from replication.services.token_service import replication_credentials
 from replication.testing import wait_until
 
 # tests.registry_fixtures (registry_factory, registry_pair) is added once it exists.
@@ -31,14 +36,64 @@ TEST_REGIONS = ["westus", "eastus", "canadacentral", "westeurope"]
 
 
 @pytest.fixture(scope="session")
-def region_registries(tmp_path_factory):
-    """One real Distribution registry per test region for the whole session: {name: process}."""
+def portal_server(django_db_setup):
+    """The portal on a real HTTP server for the whole session: the token realm (and the event sink) of
+    every fleet registry the tests start. Named apart from pytest-django's `live_server`, which would make
+    every test that reaches a region transactional; the realm's engine and anonymous grants need no rows,
+    and tests that log in as users or registry tokens are transactional, so the server sees their rows."""
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("127.0.0.1")
+    # The first request imports the URLconf and loads the signing key: not inside a 1 s region probe.
+    httpx.get(server.url + "/oauth2/token", timeout=60)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fleet_auth(portal_server):
+    """The auth.token section of every fleet registry in the tests (realm: the session's portal)."""
+    return fleet_token_auth(portal_url=portal_server.url)
+
+
+def fleet_client(endpoint: str, *, prefix: str) -> RegistryClient:
+    """A client of a fleet registry with every right on one registry's repositories (the engine's identity),
+    for tests that put content in place or look at it directly."""
+    username, password = replication_credentials(prefix=prefix, actions=("pull", "push", "delete"), catalog=True)
+    return RegistryClient(endpoint, username=username, password=password)
+
+
+class TokenFlowAuth(httpx.Auth):
+    """The OCI token flow in plain httpx, apart from the engine's client: answer a bearer challenge at its realm."""
+
+    def __init__(self, username: str, password: str):
+        self.credentials = (username, password)
+
+    def auth_flow(self, request):
+        response = yield request
+        challenge = response.headers.get("WWW-Authenticate", "")
+        if response.status_code == 401 and challenge.startswith("Bearer "):
+            params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+            answer = httpx.get(params["realm"], params={"service": params.get("service", ""),
+                                                        "scope": params.get("scope", "")}, auth=self.credentials)
+            request.headers["Authorization"] = f"Bearer {answer.json()['token']}"
+            yield request
+
+
+def fleet_http_auth(prefix: str) -> TokenFlowAuth:
+    """Plain-HTTP credentials for every right on one registry's repositories and the catalog."""
+    return TokenFlowAuth(*replication_credentials(prefix=prefix, actions=("pull", "push", "delete"), catalog=True))
+
+
+@pytest.fixture(scope="session")
+def region_registries(tmp_path_factory, fleet_auth):
+    """One real Distribution registry per test region for the whole session, requiring tokens: {name: process}."""
     root = tmp_path_factory.mktemp("regions")
     processes = {}
     try:
         for name in TEST_REGIONS:
             process = DistributionProcess(name, port=find_free_port(), storage_dir=root / name,
-                                          http_secret=f"test-{name}", log_path=root / f"{name}.log")
+                                          http_secret=f"test-{name}", log_path=root / f"{name}.log", auth=fleet_auth)
             process.start()
             processes[name] = process
         yield processes

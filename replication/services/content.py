@@ -1,7 +1,7 @@
 """Removing a registry's content from a region's data plane."""
 from ..models import Region, Replica
 from ..oci.copy import delete_image
-from .regions import region_client
+from .region_clients import region_client
 
 
 def region_purge_prefix(*, region_id: int, repository_prefix: str) -> int:
@@ -9,7 +9,7 @@ def region_purge_prefix(*, region_id: int, repository_prefix: str) -> int:
     region = Region.objects.get(pk=region_id)
     if not region.endpoint:
         return 0
-    client = region_client(region)
+    client = region_client(region, prefix=repository_prefix, actions=("pull", "delete"), catalog=True)
     deleted = 0
     try:
         for repository in list(client.catalog(prefix=repository_prefix)):

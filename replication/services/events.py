@@ -36,7 +36,8 @@ from ..oci.copy import CopyResult, ImageRef, copy_images, delete_image, tag_mani
 from ..oci.reference import is_digest
 from ..queues import PORTAL_QUEUE
 from . import image_status
-from .regions import region_client, region_events_token
+from .region_clients import region_client
+from .regions import region_events_token
 from .webhooks import webhook_notify
 
 log = logging.getLogger(__name__)
@@ -290,7 +291,8 @@ def event_fan_out_delete(*, event: RegistryEvent) -> list[ReplicationJob]:
 
 def delete_for_event(job: ReplicationJob, spec: EventDeleteSpec) -> None:
     """Delete the manifests in spec from the job's region."""
-    with region_client(job.region) as target:
+    with region_client(job.region, repositories=[image.repository for image in spec.images],
+                       actions=("pull", "delete")) as target:
         for image in spec.images:
             delete_image(target, image.repository, image.digest)
     image_status.replica_refresh_degraded(replica_id=job.replica_id)
@@ -306,7 +308,9 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
             continue
         wanted.append((image, tag))
     source = Region.objects.get(name=spec.source_region)
-    with region_client(source) as source_client, region_client(job.region) as target:
+    repositories = [image.repository for image, _ in wanted]
+    with region_client(source, repositories=repositories) as source_client, region_client(
+            job.region, repositories=repositories, actions=("pull", "push")) as target:
         # By digest first (untagged): the slow part runs without any lock, and a tag is only
         # ever written below, after the last check that no later push has claimed it.
         result = copy_images(

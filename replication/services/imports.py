@@ -43,7 +43,7 @@ from ..oci.reference import (
 )
 from ..secret_box import SecretUnreadable, secret_open, secret_seal
 from .health import region_health_check
-from .regions import region_client
+from .region_clients import region_client
 
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
 # Docker Hub's name for humans and its API's real host.
@@ -189,7 +189,9 @@ def copy_import(job: ReplicationJob, spec: ImportSpec, *, on_progress) -> tuple[
     images = [ImageRef(source_spec.repository, source_spec.reference, image.repository, image.tags)
               for image in spec.images]
     with RegistryClient(source_spec.registry_url, username=username, password=password,
-                        timeout=settings.REGISTRY_HTTP_TIMEOUT) as source, region_client(job.region) as target:
+                        timeout=settings.REGISTRY_HTTP_TIMEOUT) as source, region_client(
+            job.region, repositories=[image.repository for image in spec.images],
+            actions=("pull", "push")) as target:
         result = copy_images(source, target, images, concurrency=settings.REPLICATION_CONCURRENCY,
                              on_progress=on_progress)
     if source_spec.credentials:
@@ -212,7 +214,7 @@ def import_fan_out(*, job: ReplicationJob, spec: ImportSpec) -> int:
 
     now = timezone.now()
     digests = {}
-    with region_client(job.region) as target:
+    with region_client(job.region, repositories=[image.repository for image in spec.images]) as target:
         for image in spec.images:
             for tag in image.tags:
                 present = target.head_manifest(image.repository, tag)

@@ -28,7 +28,7 @@ from ..models import (
 from ..dispatch import job_record
 from ..job_specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete
 from . import image_status
-from .regions import region_client
+from .region_clients import region_client
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ MAX_RECORDED_DIFFERENCES = 500
 def region_tag_digests(region, repository_prefix: str) -> dict[tuple[str, str], str]:
     """Every (repository, tag) → manifest digest under the prefix in the region's registry."""
     found = {}
-    with region_client(region) as client:
+    with region_client(region, prefix=repository_prefix, catalog=True) as client:
         for repository in list(client.catalog(prefix=repository_prefix)):
             for tag in client.tags(repository):
                 descriptor = client.head_manifest(repository, tag)

@@ -1,12 +1,9 @@
-from django.conf import settings
 from django.db import transaction
 from django.utils.crypto import salted_hmac
 
 from ..choices import RegionHealthState
 from ..exceptions import NotFound
 from ..models import Region, RegionHealth
-from ..retry import registry_http_retry
-from ..oci.client import RegistryClient
 from .health import region_health_check, region_health_reset, region_is_deployed
 
 
@@ -15,10 +12,6 @@ def region_get(*, name: str) -> Region:
         return Region.objects.get(name=str(name).lower())
     except Region.DoesNotExist:
         raise NotFound(f"Region '{name}' does not exist.", field="region") from None
-
-
-def region_client(region: Region) -> RegistryClient:
-    return RegistryClient(region.endpoint, timeout=settings.REGISTRY_HTTP_TIMEOUT, retry=registry_http_retry())
 
 
 def region_availability(regions) -> dict[int, bool]:

@@ -6,7 +6,7 @@ from ..choices import ReplicaStatus
 from ..exceptions import RetryLater
 from ..models import Region, Replica, ReplicationJob
 from ..oci.copy import CopyResult, copy_registry
-from .regions import region_client
+from .region_clients import region_client
 
 
 def replica_set_status(*, replica_id: int, status: ReplicaStatus, message: str = "", **fields) -> None:
@@ -37,7 +37,9 @@ def copy_whole_registry(job: ReplicationJob, *, on_progress) -> tuple[CopyResult
     source = replication_source_region(replica)
     replica_set_status(replica_id=replica.pk, status=ReplicaStatus.SYNCING,
                        message=f"Copying images from {source.name}.")
-    with region_client(source) as source_client, region_client(job.region) as target_client:
+    prefix = replica.registry.repository_prefix
+    with region_client(source, prefix=prefix, catalog=True) as source_client, region_client(
+            job.region, prefix=prefix, actions=("pull", "push"), catalog=True) as target_client:
         result = copy_registry(
             source_client,
             target_client,

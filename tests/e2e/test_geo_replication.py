@@ -14,7 +14,7 @@ from replication.oci.corpus import build_corpus, push_corpus
 from replication.queues import PORTAL_QUEUE
 from replication.services.regions import region_events_token, region_set_endpoint
 from replication.tasks import reconcile_replicas
-from tests.conftest import TEST_REGIONS, wait_for
+from tests.conftest import TEST_REGIONS, fleet_http_auth, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -24,14 +24,14 @@ ACCEPT = ", ".join(["application/vnd.oci.image.index.v1+json", "application/vnd.
 
 
 @pytest.fixture
-def geo_fleet(live_server, celery_worker_process, tmp_path):
-    """One registry per test region whose notifications go to the live portal; {name: process}."""
+def geo_fleet(portal_server, fleet_auth, celery_worker_process, tmp_path):
+    """One registry per test region whose notifications go to the live portal, requiring its tokens; {name: process}."""
     fleet = {}
     try:
         for name in TEST_REGIONS:
             process = DistributionProcess(
                 name, port=find_free_port(), storage_dir=tmp_path / "fleet" / name, http_secret=f"geo-{name}",
-                notifications_url=live_server.url + EVENTS_PATH,
+                notifications_url=portal_server.url + EVENTS_PATH, auth=fleet_auth,
                 notifications_headers={"Authorization": [f"Bearer {region_events_token(name)}"], "X-Region": [name]},
                 log_path=tmp_path / "fleet" / f"{name}.log",
             )
@@ -66,6 +66,9 @@ def contoso(api_client, geo_fleet, registry_with_replicas, admin_user):
     return "contoso"
 
 
+USER_CREDS = "alice:correct-horse"  # the staff user behind api_client: pushes and deletes log in like users do
+
+
 def host(process) -> str:
     return process.url.removeprefix("http://")
 
@@ -75,13 +78,13 @@ def skopeo(*argv):
 
 
 def user_push(scratch, region_process, source: str, target: str):
-    skopeo("copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false",
+    skopeo("copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false", "--dest-creds", USER_CREDS,
            f"docker://{host(scratch)}/{source}", f"docker://{host(region_process)}/{target}")
 
 
 def digest_of(process, repository: str, reference: str) -> str | None:
     response = httpx.head(f"{process.url}/v2/{repository}/manifests/{reference}", headers={"Accept": ACCEPT},
-                          timeout=10)
+                          timeout=10, auth=fleet_http_auth("contoso/"))
     return response.headers["Docker-Content-Digest"] if response.status_code == 200 else None
 
 
@@ -119,7 +122,7 @@ def test_a_delete_goes_everywhere(api_client, contoso, geo_fleet, scratch):
     digest = digest_of(canada, "contoso/tools/cli", "1.0")
     wait_for(lambda: everywhere(geo_fleet, "contoso/tools/cli", "1.0", digest), timeout=120,
              message="the image in every region")
-    skopeo("delete", "--tls-verify=false", f"docker://{host(canada)}/contoso/tools/cli:1.0")
+    skopeo("delete", "--tls-verify=false", "--creds", USER_CREDS, f"docker://{host(canada)}/contoso/tools/cli:1.0")
     wait_for(lambda: everywhere(geo_fleet, "contoso/tools/cli", digest, None), timeout=120,
              message="the manifest gone from every region")
     assert all(digest_of(p, "contoso/tools/cli", "1.0") is None for p in geo_fleet.values())

@@ -14,9 +14,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from replication.choices import REGION_STATE_COLOURS, REPLICA_STATUS_COLOURS, RegionState, ReplicaStatus
 from replication.models import Replica
-from replication.oci.client import RegistryClient
 from replication.oci.corpus import build_corpus, push_corpus
-from tests.conftest import wait_for
+from tests.conftest import fleet_client, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -126,7 +125,7 @@ def mapdemo(registry_with_replicas, admin_user):
 def test_admin_adds_a_replica_by_clicking_the_map(browsing, mapdemo, deployed_regions, celery_worker_process):
     # About 25 MB at home, so the sync takes long enough to be seen under way.
     corpus = build_corpus(31, repositories=3, tags_per_repo=2, base_layer_size=2 << 20, unique_layer_size=3 << 20)
-    with RegistryClient(deployed_regions["westus"].endpoint) as client:
+    with fleet_client(deployed_regions["westus"].endpoint, prefix=mapdemo.repository_prefix) as client:
         push_corpus(client, corpus, mapdemo.repository_prefix)
     page = browsing.page
     browsing.sign_in("/registries/mapdemo/replications/")

@@ -8,9 +8,10 @@ import pytest
 
 from replication.choices import JobKind, JobState, ReplicaStatus
 from replication.models import Region, Replica, ReplicationJob
-from replication.oci.client import RegistryClient
 from replication.oci.corpus import build_corpus, push_corpus
-from tests.conftest import wait_for
+from tests.conftest import fleet_client, fleet_http_auth, wait_for
+
+USER_CREDS = "alice:correct-horse"  # the staff user behind api_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def tag_digests(endpoint: str, prefix: str) -> dict[tuple[str, str], str]:
     """Every (repository, tag) → digest under the prefix, read with plain HTTP (not the project's client)."""
     result = {}
-    with httpx.Client(base_url=endpoint, timeout=30) as http:
+    with httpx.Client(base_url=endpoint, timeout=30, auth=fleet_http_auth(prefix)) as http:
         repositories = [r for r in http.get("/v2/_catalog", params={"n": 1000}).json()["repositories"]
                         if r.startswith(prefix)]
         accept = ", ".join([
@@ -38,20 +39,20 @@ def tag_digests(endpoint: str, prefix: str) -> dict[tuple[str, str], str]:
 
 def skopeo_raw(endpoint: str, image: str) -> bytes:
     host = endpoint.removeprefix("http://")
-    return subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{host}/{image}"],
+    return subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", "--creds", USER_CREDS,
+                           f"docker://{host}/{image}"],
                            check=True, capture_output=True, timeout=60).stdout
 
 
 def push_with_skopeo_from_layout(tmp_path, endpoint: str, image: str) -> None:
     """Push one image the way a user would: skopeo copy from an OCI layout on disk."""
-    source = RegistryClient(endpoint)
     layout = tmp_path / "layout"
     host = endpoint.removeprefix("http://")
-    subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{host}/contoso/app00:1.0",
+    subprocess.run(["skopeo", "copy", "--src-tls-verify=false", "--src-creds", USER_CREDS,
+                    f"docker://{host}/contoso/app00:1.0",
                     f"oci:{layout}:seed"], check=True, capture_output=True, timeout=120)
-    subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:seed", f"docker://{host}/{image}"],
-                   check=True, capture_output=True, timeout=120)
-    source.close()
+    subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", USER_CREDS, f"oci:{layout}:seed",
+                    f"docker://{host}/{image}"], check=True, capture_output=True, timeout=120)
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def wait_for_replica(api_client, region, *, timeout=120):
 def test_new_replica_gets_every_image_byte_for_byte(api_client, contoso, deployed_regions, celery_worker_process,
                                                     tmp_path):
     home, target = deployed_regions["westus"].endpoint, deployed_regions["eastus"].endpoint
-    with RegistryClient(home) as client:
+    with fleet_client(home, prefix="contoso/") as client:
         pushed = push_corpus(client, build_corpus(7, repositories=3, tags_per_repo=2), "contoso/")
     push_with_skopeo_from_layout(tmp_path, home, "contoso/tools/skopeo-pushed:2.0")
     at_home = tag_digests(home, "contoso/")
@@ -106,7 +107,7 @@ def test_sync_twice_copies_nothing_the_second_time(api_client, contoso, deployed
     from replication.dispatch import job_send
     from replication.models import ReplicationJob as Job
 
-    with RegistryClient(deployed_regions["westus"].endpoint) as client:
+    with fleet_client(deployed_regions["westus"].endpoint, prefix="contoso/") as client:
         push_corpus(client, build_corpus(8, repositories=2, tags_per_repo=2), "contoso/")
     api_client.post("/api/v1/registries/contoso/replicas/", {"region": "canadacentral"}, format="json")
     wait_for_replica(api_client, "canadacentral")
@@ -124,7 +125,7 @@ def test_killed_worker_is_replaced_and_the_sync_completes(api_client, contoso, d
     home, target = deployed_regions["westus"].endpoint, deployed_regions["westeurope"].endpoint
     corpus = build_corpus(9, repositories=4, tags_per_repo=3, base_layer_size=4 << 20, unique_layer_size=6 << 20,
                           layers_per_image=2)
-    with RegistryClient(home) as client:
+    with fleet_client(home, prefix="contoso/") as client:
         push_corpus(client, corpus, "contoso/")
     at_home = tag_digests(home, "contoso/")
 
@@ -148,14 +149,14 @@ def test_killed_worker_is_replaced_and_the_sync_completes(api_client, contoso, d
 
 
 def test_unreachable_region_fails_after_retries_with_the_reason(api_client, contoso, region_registries,
-                                                                celery_worker_process):
+                                                                celery_worker_process, fleet_auth):
     from replication.dataplane import DistributionProcess, find_free_port
 
     doomed = DistributionProcess("eastus", port=find_free_port(), storage_dir=celery_worker_process.log_path.parent
-                                 / "doomed", http_secret="x")
+                                 / "doomed", http_secret="x", auth=fleet_auth)
     doomed.start()
     Region.objects.filter(name="eastus").update(endpoint=doomed.url)
-    with RegistryClient(region_registries["westus"].url) as client:
+    with fleet_client(region_registries["westus"].url, prefix="contoso/") as client:
         push_corpus(client, build_corpus(10, repositories=1, tags_per_repo=1), "contoso/")
     doomed.stop()
     # Available when checked a moment ago; gone when the worker gets there.
@@ -185,7 +186,7 @@ def test_unreachable_region_fails_after_retries_with_the_reason(api_client, cont
 def test_deleting_a_replica_and_the_registry_removes_their_content(api_client, contoso, deployed_regions,
                                                                    celery_worker_process):
     home, east = deployed_regions["westus"].endpoint, deployed_regions["eastus"].endpoint
-    with RegistryClient(home) as client:
+    with fleet_client(home, prefix="contoso/") as client:
         push_corpus(client, build_corpus(11, repositories=2, tags_per_repo=1), "contoso/")
     api_client.post("/api/v1/registries/contoso/replicas/", {"region": "eastus"}, format="json")
     wait_for_replica(api_client, "eastus")

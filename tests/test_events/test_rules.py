@@ -3,7 +3,6 @@ against the session's real registries; jobs run in the test process as the worke
 import json
 from datetime import timedelta
 
-import httpx
 import pytest
 from django.utils import timezone
 
@@ -17,10 +16,11 @@ from replication.models import (
     Replica,
     ReplicationJob,
 )
-from replication.oci.client import RegistryClient
 from replication.oci.constants import OCI_INDEX
 from replication.oci.corpus import build_corpus, push_corpus
 from replication.services import events, image_status, reconcile
+
+from tests.conftest import fleet_client
 
 from .conftest import BASE_TIME, engine_event, event, run_queued_jobs
 
@@ -38,14 +38,14 @@ def receive(region: str, *bodies) -> list[RegistryEvent]:
 
 def push(region: Region, registry, seed: int, **corpus) -> dict[tuple[str, str], str]:
     options = {"repositories": 1, "tags_per_repo": 1, "multi_platform_repositories": 0, **corpus}
-    with RegistryClient(region.endpoint) as client:
+    with fleet_client(region.endpoint, prefix=registry.repository_prefix) as client:
         return push_corpus(client, build_corpus(seed, **options), registry.repository_prefix)
 
 
 def digest_in(region: Region, repository: str, reference: str) -> str | None:
-    response = httpx.head(f"{region.endpoint}/v2/{repository}/manifests/{reference}", headers={"Accept": ", ".join([
-        "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json"])})
-    return response.headers["Docker-Content-Digest"] if response.status_code == 200 else None
+    with fleet_client(region.endpoint, prefix=repository.split("/")[0] + "/") as client:
+        descriptor = client.head_manifest(repository, reference)
+    return descriptor.digest if descriptor else None
 
 
 def test_a_push_queues_one_copy_per_other_replica_and_each_arrives(geo, deployed_regions, api_client):
@@ -91,7 +91,7 @@ def test_an_index_pushed_in_one_region_arrives_whole(geo, deployed_regions):
     (repository, tag), digest = next(iter(pushed.items()))
     receive("canadacentral", event(repository=repository, digest=digest, tag=tag, media_type=OCI_INDEX))
     run_queued_jobs()
-    with RegistryClient(deployed_regions["westus"].endpoint) as client:
+    with fleet_client(deployed_regions["westus"].endpoint, prefix=geo.repository_prefix) as client:
         index = client.get_manifest(repository, tag)
         assert index.digest == digest
         for child in json.loads(index.body)["manifests"]:
@@ -103,7 +103,7 @@ def test_a_delete_propagates_everywhere(geo, deployed_regions):
     receive("eastus", event(repository=repository, digest=digest, tag=tag))
     run_queued_jobs()
     assert digest_in(deployed_regions["westus"], repository, digest) == digest
-    with RegistryClient(deployed_regions["eastus"].endpoint) as client:
+    with fleet_client(deployed_regions["eastus"].endpoint, prefix=geo.repository_prefix) as client:
         client.delete_manifest(repository, digest)
     receive("eastus", event(action="delete", repository=repository, digest=digest))
     assert sorted(j.kind for j in ReplicationJob.objects.filter(state=JobState.QUEUED)) == [JobKind.EVENT_DELETE] * 2
@@ -195,7 +195,7 @@ def test_reconcile_deletes_what_a_lost_delete_left_behind(geo, deployed_regions)
     push(westus, geo, 11)
     receive("westus", event(action="delete", repository=repository, digest=digest))
     ReplicationJob.objects.filter(state=JobState.QUEUED).update(state=JobState.CANCELED)  # the delete was lost
-    with RegistryClient(westus.endpoint) as client:
+    with fleet_client(westus.endpoint, prefix=geo.repository_prefix) as client:
         client.delete_manifest(repository, digest)
     run = reconcile.registry_reconcile(registry=geo)
     assert {(d["region"], d["problem"]) for d in run.differences} >= {("eastus", "deleted")}

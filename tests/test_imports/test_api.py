@@ -11,7 +11,7 @@ from replication.oci.client import RegistryClient
 from replication.oci.corpus import build_corpus, push_corpus
 from replication.oci.copy import CopyError
 from replication.services.imports import copy_import, credentials_open
-from tests.conftest import wait_for
+from tests.conftest import fleet_client, wait_for
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 
@@ -159,7 +159,8 @@ def test_an_index_is_imported_with_every_platform_into_the_home_region(api_clien
     job = wait_for_job(response.json()["id"])
     assert job.state == JobState.SUCCEEDED, job.error
     assert job.bytes_done == job.bytes_total > 0 and job.manifests_done == job.manifests_total == 4  # 2 tags + 2 children
-    with RegistryClient(deployed_regions["westus"].endpoint) as home, RegistryClient(registry.url) as source:
+    with fleet_client(deployed_regions["westus"].endpoint, prefix="importer/") as home, \
+            RegistryClient(registry.url) as source:
         index = home.get_manifest("importer/imported/app", "1.0")
         assert index.digest == digest and index.media_type == INDEX
         assert home.head_manifest("importer/imported/app", "stable").digest == digest
@@ -191,10 +192,10 @@ def test_an_import_by_digest_with_credentials_then_replicates_like_a_push(api_cl
     job = wait_for_job(post_import(api_client, body).json()["id"])
     assert job.state == JobState.SUCCEEDED, job.error
     assert "credentials" not in job.spec["source"]  # erased once done
-    with RegistryClient(deployed_regions["westus"].endpoint) as home:
+    with fleet_client(deployed_regions["westus"].endpoint, prefix="importer/") as home:
         assert home.head_manifest("importer/app", "2.0").digest == digest
 
-    with RegistryClient(deployed_regions["eastus"].endpoint) as east:
+    with fleet_client(deployed_regions["eastus"].endpoint, prefix="importer/") as east:
         wait_for(lambda: (east.head_manifest("importer/app", "2.0") or None) and
                  east.head_manifest("importer/app", "2.0").digest == digest,
                  message="the imported tag to reach eastus")

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 
+import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -28,6 +29,18 @@ def admin_credentials() -> tuple[str, str, str]:
         user.save()
     token, _ = Token.objects.get_or_create(user=user)
     return user.username, password, token.key
+
+
+def wait_for_portal(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/oauth2/token", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the portal did not answer on {url} within {timeout:.0f} s; see var/logs/portal.log")
 
 
 class Command(BaseCommand):
@@ -64,6 +77,7 @@ class Command(BaseCommand):
                 log = open(logs / f"{name}.log", "ab")
                 children.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR))
             if not no_demo:
+                wait_for_portal(f"http://{addr}")  # the regions ask it for tokens, the demo's pushes too
                 summary = demo_registry_seed(owner_username=username)
                 self.stdout.write(summary)
             self.stdout.write(self.style.SUCCESS(

@@ -1,9 +1,11 @@
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from replication.local_fleet import LocalFleet
+from replication.token_service.keys import root_bundle_path
 
 
 class Command(BaseCommand):
@@ -18,6 +20,8 @@ class Command(BaseCommand):
         with LocalFleet(regions or None) as processes:
             for process in processes:
                 self.stdout.write(f"{process.name:<16} {process.url}")
+            self.stdout.write(f"Tokens from {settings.PORTAL_BASE_URL}/oauth2/token; trusted certificates: "
+                              f"{root_bundle_path()} (written now; restart after `rotate_signing_key --stage`).")
             self.stdout.write("Registries running; Ctrl-C to stop.")
             try:
                 while not stop.wait(0.5):
