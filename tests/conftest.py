@@ -187,6 +187,7 @@ class WorkerProcess:
         env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "REPLICATION_RETRY_BACKOFF": "0.5",
                "CELERY_BROKER_FOLDER": str(settings.CELERY_BROKER_FOLDER),
                "REPLICATION_STALE_SECONDS": "30", "WEBHOOK_RETRY_BACKOFF": "0.2",
+               "RETRY_JITTER": "0",  # exact waits, which the e2e tests measure
                "PYTHONUNBUFFERED": "1"}
         argv = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", ",".join(self.queues),
                 "-c", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
