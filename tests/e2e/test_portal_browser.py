@@ -12,13 +12,13 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
-# A shared 2-core machine can take more than 5 s to answer a form post: wait longer for what must appear.
-expect.set_options(timeout=20_000)
-
 from replication.choices import REGION_STATE_COLOURS, REPLICA_STATUS_COLOURS, RegionState, ReplicaStatus
 from replication.models import Replica
 from replication.oci.corpus import build_corpus, push_corpus
 from tests.conftest import fleet_client, wait_for
+
+# A shared 2-core machine can take more than 5 s to answer a form post: wait longer for what must appear.
+expect.set_options(timeout=20_000)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
