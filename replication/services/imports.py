@@ -33,12 +33,14 @@ from ..job_specs import ImportSource, ImportSpec, ImportTarget, spec_dump
 from ..models import Registry, Replica, ReplicationJob
 from ..oci.client import RegistryClient, is_digest
 from ..oci.copy import CopyError, CopyResult, ImageRef, copy_images
+from ..oci.outbound import OutboundAddressRefused
+from ..outbound import outbound_guard, outbound_url_check
 from .regions import region_client, region_is_available
 
 # The OCI distribution spec's grammar for repository names and tags.
 REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
+HOST_RE = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")  # a name, IPv4 or [IPv6]
 # Docker Hub's name for humans and its API's real host.
 DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 DOCKER_HUB_URL = "https://registry-1.docker.io"
@@ -95,7 +97,10 @@ def source_registry_url(value) -> str:
                            "'registry.example.com' or 'https://host:5000'.", field="source.registry_url")
     if parts.netloc in DOCKER_HUB_ALIASES:
         return DOCKER_HUB_URL
-    return f"{parts.scheme}://{parts.netloc}"
+    url = f"{parts.scheme}://{parts.netloc}"
+    # Checked again on every connection the import opens (copy_import): a name may resolve elsewhere by then.
+    outbound_url_check(url, field="source.registry_url", label="source.registry_url")
+    return url
 
 
 def _repository(value, field: str) -> str:
@@ -191,10 +196,15 @@ def copy_import(job: ReplicationJob, spec: ImportSpec, *, on_progress) -> tuple[
             raise CopyError(str(error)) from error
     images = [ImageRef(source_spec.repository, source_spec.reference, image.repository, image.tags)
               for image in spec.images]
-    with RegistryClient(source_spec.registry_url, username=username, password=password,
-                        timeout=settings.REGISTRY_HTTP_TIMEOUT) as source, region_client(job.region) as target:
-        result = copy_images(source, target, images, concurrency=settings.REPLICATION_CONCURRENCY,
-                             on_progress=on_progress)
+    try:
+        # The source is user input: guarded. The target is an operator's regional endpoint: not.
+        with RegistryClient(source_spec.registry_url, username=username, password=password,
+                            timeout=settings.REGISTRY_HTTP_TIMEOUT, outbound_guard=outbound_guard()) as source, \
+                region_client(job.region) as target:
+            result = copy_images(source, target, images, concurrency=settings.REPLICATION_CONCURRENCY,
+                                 on_progress=on_progress)
+    except OutboundAddressRefused as refused:
+        raise CopyError(f"The import source was refused: {refused}.") from refused
     if source_spec.credentials:
         # Done with them: a finished job keeps no secret, not even an encrypted one.
         erased = dataclasses.replace(spec, source=dataclasses.replace(source_spec, credentials=""))
