@@ -131,10 +131,11 @@ class OutboundGuard:
         return klass
 
     def check_address(self, *, host: str, address: str) -> IPAddress:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone id says nothing about the class
+        literal = address.split("%", 1)[0]  # an IPv6 zone id says nothing about the class
+        ip = ipaddress.ip_address(literal)
         klass = self.refusal_class(ip)
         if klass is not None:
-            raise OutboundAddressRefused(host=host, address=str(ip), address_class=klass)
+            raise OutboundAddressRefused(host=host, address=literal, address_class=klass)
         return ip
 
     def resolve(self, host: str, port: int) -> list[str]:
