@@ -156,6 +156,9 @@ LOGGING = {
 REGISTRY_HTTP_TIMEOUT = float(os.environ.get("REGISTRY_HTTP_TIMEOUT", "60"))
 REPLICATION_STALE_SECONDS = int(os.environ.get("REPLICATION_STALE_SECONDS", "120"))
 WEBHOOK_HTTP_TIMEOUT = float(os.environ.get("WEBHOOK_HTTP_TIMEOUT", "10"))
+# Comma-separated CIDRs that webhooks and imports may reach although private (on-premises receivers);
+# empty: loopback, link-local, private and other non-public addresses are refused (replication/outbound.py).
+OUTBOUND_ALLOWED_NETWORKS = os.environ.get("OUTBOUND_ALLOWED_NETWORKS", "")
 
 
 def _retry_settings(purpose: str, *, max_retries: int, backoff: float, backoff_max: float) -> dict:

@@ -262,3 +262,16 @@ def wait_for(predicate, *, timeout=120, interval=0.25, message="condition"):
 def pytest_sessionfinish(session):
     if settings.CELERY_BROKER_URL.startswith("filesystem://") and "test-broker" in str(settings.CELERY_BROKER_FOLDER):
         shutil.rmtree(settings.CELERY_BROKER_FOLDER, ignore_errors=True)
+
+
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+
+
+@pytest.fixture
+def local_receivers_allowed(settings, monkeypatch):
+    """Open loopback to the outbound guard: this test's webhook receivers and import sources listen on 127.0.0.1.
+
+    Also in the environment, so a worker process started after this fixture allows it too.
+    """
+    settings.OUTBOUND_ALLOWED_NETWORKS = LOOPBACK_NETWORKS
+    monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", LOOPBACK_NETWORKS)

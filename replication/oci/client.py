@@ -22,6 +22,7 @@ import httpcore._sync.http11
 import httpx
 
 from .constants import MANIFEST_ACCEPT, MAX_PAGE_SIZE
+from .outbound import OutboundGuard, guarded_transport
 from .reference import is_digest, parse_digest
 from .retry import HTTP_REQUEST_RETRY, RetryPolicy
 
@@ -145,7 +146,10 @@ class RegistryClient:
         http: httpx.Client | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy = HTTP_REQUEST_RETRY,
+        outbound_guard: OutboundGuard | None = None,
     ):
+        """outbound_guard: for a registry a user chose (an import's source), every connection (redirects and
+        token realms included) goes only to addresses the guard allows (oci/outbound.py)."""
         if "://" not in base_url:
             base_url = "https://" + base_url
         self.base_url = base_url.rstrip("/")
@@ -156,8 +160,14 @@ class RegistryClient:
         if username is not None:
             self._basic_header = "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
         self._owns_http = http is None
+        if http is not None and outbound_guard is not None:
+            raise ValueError("give outbound_guard or http, not both: a client passed in is not guarded")
+        transport = None
+        if outbound_guard is not None:
+            transport = guarded_transport(outbound_guard, limits=DEFAULT_LIMITS, verify=shared_ssl_context())
         self._http = http or httpx.Client(
-            timeout=timeout, limits=DEFAULT_LIMITS, headers={"User-Agent": USER_AGENT}, verify=shared_ssl_context()
+            timeout=timeout, limits=DEFAULT_LIMITS, headers={"User-Agent": USER_AGENT}, verify=shared_ssl_context(),
+            transport=transport,
         )
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[str, float]] = {}  # scope key -> (token, expires at)

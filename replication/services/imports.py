@@ -28,6 +28,7 @@ from ..job_specs import ImportSource, ImportSpec, ImportTarget, spec_dump
 from ..models import Registry, Replica, ReplicationJob
 from ..oci.client import RegistryClient
 from ..oci.copy import CopyError, CopyResult, ImageRef, copy_images
+from ..oci.outbound import OutboundAddressRefused
 from ..oci.reference import (
     InvalidDigest,
     InvalidReference,
@@ -41,11 +42,12 @@ from ..oci.reference import (
     parse_digest,
     split_reference,
 )
+from ..outbound import outbound_guard, outbound_url_check
 from ..secret_box import SecretUnreadable, secret_open, secret_seal
 from .health import region_health_check
 from .region_clients import region_client
 
-HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
+HOST_RE = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")  # a name, IPv4 or [IPv6]
 # Docker Hub's name for humans and its API's real host.
 DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 DOCKER_HUB_URL = "https://registry-1.docker.io"
@@ -83,7 +85,10 @@ def source_registry_url(value) -> str:
                            "'registry.example.com' or 'https://host:5000'.", field="source.registry_url")
     if parts.netloc in DOCKER_HUB_ALIASES:
         return DOCKER_HUB_URL
-    return f"{parts.scheme}://{parts.netloc}"
+    url = f"{parts.scheme}://{parts.netloc}"
+    # Checked again on every connection the import opens (copy_import): a name may resolve elsewhere by then.
+    outbound_url_check(url, field="source.registry_url", label="source.registry_url")
+    return url
 
 
 def _repository(value, field: str) -> str:
@@ -188,12 +193,16 @@ def copy_import(job: ReplicationJob, spec: ImportSpec, *, on_progress) -> tuple[
             raise CopyError(f"the import's source credentials are unreadable: {error}") from error
     images = [ImageRef(source_spec.repository, source_spec.reference, image.repository, image.tags)
               for image in spec.images]
-    with RegistryClient(source_spec.registry_url, username=username, password=password,
-                        timeout=settings.REGISTRY_HTTP_TIMEOUT) as source, region_client(
-            job.region, repositories=[image.repository for image in spec.images],
-            actions=("pull", "push")) as target:
-        result = copy_images(source, target, images, concurrency=settings.REPLICATION_CONCURRENCY,
-                             on_progress=on_progress)
+    try:
+        # The source is user input: guarded. The target is an operator's regional endpoint: not.
+        with RegistryClient(source_spec.registry_url, username=username, password=password,
+                            timeout=settings.REGISTRY_HTTP_TIMEOUT, outbound_guard=outbound_guard()) as source, \
+                region_client(job.region, repositories=[image.repository for image in spec.images],
+                              actions=("pull", "push")) as target:
+            result = copy_images(source, target, images, concurrency=settings.REPLICATION_CONCURRENCY,
+                                 on_progress=on_progress)
+    except OutboundAddressRefused as refused:
+        raise CopyError(f"The import source was refused: {refused}.") from refused
     if source_spec.credentials:
         # Done with them: a finished job keeps no secret, not even an encrypted one.
         erased = dataclasses.replace(spec, source=dataclasses.replace(source_spec, credentials=""))

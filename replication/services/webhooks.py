@@ -19,12 +19,20 @@ the project's retry policy (replication/retry.py: WEBHOOK_RETRY_BACKOFF * 2**n s
 WEBHOOK_RETRY_BACKOFF_MAX, at most WEBHOOK_MAX_RETRIES retries); any
 other answer fails at once. Redirects are followed only for 307/308 to the same scheme, host and
 port; any other redirect fails the delivery, so a receiver cannot bounce signed events elsewhere.
+
+Service URIs are user input: the outbound guard (replication/outbound.py) refuses loopback, private
+and other non-public addresses when the URI is given and again on every connection, so a rebinding
+name or a redirect hop cannot reach them either; such a delivery fails at once with the reason and
+keeps no response. Changing the service URI drops the custom headers and needs the secret again, so
+credentials meant for one receiver never go to another. The delivery log keeps the status and at
+most RESPONSE_EXCERPT_CHARS characters of the answer, without control characters.
 """
 import hashlib
 import hmac
 import json
 import re
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -45,6 +53,8 @@ from ..dispatch import DELIVER_WEBHOOK_TASK, task_send_on_commit
 from ..oci.reference import is_repository, is_tag
 from ..retry import retry_policy
 from ..queues import region_queue
+from ..oci.outbound import OutboundAddressRefused, guarded_transport
+from ..outbound import outbound_guard, outbound_url_check
 from .regions import region_get
 
 WEBHOOK_NAME_RE = re.compile(r"^[A-Za-z0-9]{5,50}$")
@@ -58,7 +68,7 @@ SECRET_MIN, SECRET_MAX = 16, 200
 SIGNATURE_HEADER = "X-Signature-SHA256"
 USER_AGENT = "georegistry-webhook/1.0"
 REDACTED = "<redacted>"
-RESPONSE_EXCERPT_CHARS = 1000
+RESPONSE_EXCERPT_CHARS = 200
 MAX_REDIRECTS = 3
 _UNSET = object()
 
@@ -118,7 +128,17 @@ def webhook_validate_service_uri(uri) -> str:
         URLValidator(schemes=["http", "https"])(uri)
     except ValidationError:
         raise InvalidInput("Service URI must be an absolute http:// or https:// URL.", field="service_uri") from None
+    outbound_url_check(uri, field="service_uri", label="Service URI")
     return uri
+
+
+def http_field_value(value: str) -> str | None:
+    """The value trimmed, if it is a valid HTTP field value here (printable ASCII and tab); else None.
+
+    httpx can only send ASCII (latin-1 at best): anything else would fail every delivery in the worker.
+    """
+    value = value.strip(" \t")
+    return value if all(c == "\t" or " " <= c <= "~" for c in value) else None
 
 
 def webhook_validate_actions(actions) -> list[str]:
@@ -161,8 +181,9 @@ def webhook_validate_custom_headers(headers) -> dict[str, str]:
                            field="custom_headers")
     if len(headers) > MAX_CUSTOM_HEADERS:
         raise InvalidInput(f"At most {MAX_CUSTOM_HEADERS} custom headers are allowed.", field="custom_headers")
-    seen = set()
+    seen, cleaned = set(), {}
     for name, value in headers.items():
+        name = name.strip(" \t") if isinstance(name, str) else name
         if not isinstance(name, str) or not HEADER_NAME_RE.match(name):
             raise InvalidInput(f"'{name}' is not a valid HTTP header name.", field="custom_headers")
         if name.lower() in RESERVED_HEADERS:
@@ -171,17 +192,23 @@ def webhook_validate_custom_headers(headers) -> dict[str, str]:
         if name.lower() in seen:
             raise InvalidInput(f"Header '{name}' is given twice.", field="custom_headers")
         seen.add(name.lower())
-        if not isinstance(value, str) or len(value) > MAX_HEADER_VALUE or any(c in value for c in "\r\n\0"):
-            raise InvalidInput(f"Header '{name}' must have a single-line string value of at most "
-                               f"{MAX_HEADER_VALUE} characters.", field="custom_headers")
-    return dict(headers)
+        if not isinstance(value, str) or len(value) > MAX_HEADER_VALUE:
+            raise InvalidInput(f"Header '{name}' must have a string value of at most {MAX_HEADER_VALUE} characters.",
+                               field="custom_headers")
+        cleaned[name] = http_field_value(value)
+        if cleaned[name] is None:
+            raise InvalidInput(f"Header '{name}' must have a value of printable ASCII characters (and tabs) only.",
+                               field="custom_headers")
+    return cleaned
 
 
 def webhook_validate_secret(secret) -> str:
     if not isinstance(secret, str) or not SECRET_MIN <= len(secret) <= SECRET_MAX:
         raise InvalidInput(f"Secret must be {SECRET_MIN} to {SECRET_MAX} characters long.", field="secret")
-    if any(ord(c) < 32 for c in secret):
-        raise InvalidInput("Secret must not contain control characters.", field="secret")
+    # Refused, not trimmed: a silently changed secret would break every signature the receiver checks.
+    if http_field_value(secret) != secret or "\t" in secret:
+        raise InvalidInput("Secret must be printable ASCII characters without leading or trailing spaces.",
+                           field="secret")
     return secret
 
 
@@ -257,10 +284,20 @@ def webhook_create(*, registry: Registry, name, region, service_uri, actions, se
 
 def webhook_update(*, webhook: Webhook, region=_UNSET, service_uri=_UNSET, actions=_UNSET, scope=_UNSET,
                    custom_headers=_UNSET, secret=_UNSET, enabled=_UNSET) -> Webhook:
-    """Change any of the given fields; the name is the webhook's identity and cannot change."""
+    """Change any of the given fields; the name is the webhook's identity and cannot change.
+
+    A new service URI drops the custom headers (often credentials for the old receiver) unless they are
+    given again, and needs the secret again: neither may go to a receiver they were not given for.
+    """
     given = {"service_uri": service_uri, "actions": actions, "scope": scope, "custom_headers": custom_headers,
              "secret": secret, "enabled": enabled}
     changes = {name: WEBHOOK_FIELD_VALIDATORS[name](value) for name, value in given.items() if value is not _UNSET}
+    if changes.get("service_uri", webhook.service_uri) != webhook.service_uri:
+        if "secret" not in changes:
+            raise InvalidInput("Changing the service URI needs the secret again in the same request (the custom "
+                               "headers too, if the new receiver should get them: they are dropped otherwise).",
+                               field="secret")
+        changes.setdefault("custom_headers", {})
     if region is not _UNSET:
         changes["region"] = webhook_resolve_region(registry=webhook.registry, region=region)
     for name, value in changes.items():
@@ -379,23 +416,48 @@ def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
+def response_excerpt(data: bytes) -> str:
+    """What the delivery log keeps of an answer: at most RESPONSE_EXCERPT_CHARS characters, line breaks and
+    tabs as spaces, other control and format characters (bidi overrides included) removed."""
+    text = data.decode("utf-8", "replace")
+    kept = []
+    for char in text:
+        if char in "\t\r\n":
+            kept.append(" ")
+        elif unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            kept.append(char)
+        if len(kept) >= RESPONSE_EXCERPT_CHARS:
+            break
+    return "".join(kept).strip()
+
+
 def _read_excerpt(response: httpx.Response) -> str:
     data = b""
     for chunk in response.iter_bytes():
         data += chunk
         if len(data) >= RESPONSE_EXCERPT_CHARS * 4:
             break
-    return data.decode("utf-8", "replace")[:RESPONSE_EXCERPT_CHARS]
+    return response_excerpt(data[:RESPONSE_EXCERPT_CHARS * 4])
 
 
 def _post(url: str, raw_body: bytes, headers: dict[str, str]) -> _Answer:
-    url = httpx.URL(url)
-    with httpx.Client(timeout=settings.WEBHOOK_HTTP_TIMEOUT, follow_redirects=False) as http:
+    try:
+        url = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        return _Answer(error=f"The service URI cannot be used: {exc}")
+    # Every connection, the first and each redirect hop, goes through the outbound guard.
+    transport = guarded_transport(outbound_guard())
+    with httpx.Client(timeout=settings.WEBHOOK_HTTP_TIMEOUT, follow_redirects=False, transport=transport) as http:
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 with http.stream("POST", url, content=raw_body, headers=headers) as response:
                     status, excerpt, location = response.status_code, _read_excerpt(response), \
                         response.headers.get("location")
+            except OutboundAddressRefused as refused:
+                return _Answer(error=f"Not sent: {refused}.")  # no response to keep, and nothing to retry
+            except (UnicodeEncodeError, httpx.LocalProtocolError) as exc:
+                # Headers stored before they were checked as HTTP field values: no retry can send them.
+                return _Answer(error=f"The request cannot be sent: {exc}")
             except httpx.TimeoutException as exc:
                 return _Answer(error=f"Timed out after {settings.WEBHOOK_HTTP_TIMEOUT:g} s: {exc or type(exc).__name__}",
                                retryable=True)

@@ -155,7 +155,9 @@ def test_a_region_down_during_a_push_is_levelled_by_reconcile(api_client, contos
     assert all(r["completed_at"] for r in body["regions"])
 
 
-def test_a_real_push_notifies_regional_webhooks_push_and_replicated(api_client, contoso, geo_fleet, scratch):
+def test_a_real_push_notifies_regional_webhooks_push_and_replicated(api_client, local_receivers_allowed, contoso,
+                                                                   geo_fleet, scratch):
+    # local_receivers_allowed before geo_fleet: its worker must start with loopback allowed.
     import hashlib
     import hmac
     import json

@@ -22,7 +22,13 @@ PUSH = {"repository": "contoso/web", "tag": "1.0", "digest": "sha256:" + "cd" * 
 
 
 @pytest.fixture
-def receiver():
+def celery_worker_process(local_receivers_allowed, celery_worker_process):
+    """The shared worker, started after loopback is allowed: the receivers listen on 127.0.0.1."""
+    return celery_worker_process
+
+
+@pytest.fixture
+def receiver(local_receivers_allowed):
     with WebhookReceiver() as server:
         yield server
 

@@ -40,18 +40,18 @@ def post_import(api_client, body, name="importer"):
 
 @pytest.mark.parametrize("body, field", [
     ({}, "source"),
-    ({"source": {"registry_url": "127.0.0.1:5000", "repository": "vendor/app00"}}, "source"),
-    ({"source": {"registry_url": "127.0.0.1:5000", "repository": "vendor/app00", "reference": "no spaces"}},
+    ({"source": {"registry_url": "registry.example.com:5000", "repository": "vendor/app00"}}, "source"),
+    ({"source": {"registry_url": "registry.example.com:5000", "repository": "vendor/app00", "reference": "no spaces"}},
      "source.reference"),
-    ({"source": {"registry_url": "127.0.0.1:5000", "repository": "vendor/app00", "reference": "sha256:abc"}},
+    ({"source": {"registry_url": "registry.example.com:5000", "repository": "vendor/app00", "reference": "sha256:abc"}},
      "source.reference"),
-    ({"source": {"registry_url": "127.0.0.1:5000", "repository": "Vendor/App", "reference": "1.0"}},
+    ({"source": {"registry_url": "registry.example.com:5000", "repository": "Vendor/App", "reference": "1.0"}},
      "source.repository"),
     ({"source": {"registry_url": "ftp://x/y", "repository": "vendor/app00", "reference": "1.0"}},
      "source.registry_url"),
-    ({"source": {"registry_url": "127.0.0.1:5000", "repository": "vendor/app00", "reference": "1.0"},
+    ({"source": {"registry_url": "registry.example.com:5000", "repository": "vendor/app00", "reference": "1.0"},
       "target_tags": ["no-tag-here"]}, "target_tags"),
-    ({"source": {"registry_url": "127.0.0.1:5000", "repository": "vendor/app00", "reference": "1.0"},
+    ({"source": {"registry_url": "registry.example.com:5000", "repository": "vendor/app00", "reference": "1.0"},
       "target_tags": ["app:bad tag"]}, "target_tags"),
 ])
 def test_a_bad_body_is_refused_with_400_and_nothing_is_recorded(api_client, importer, body, field):
@@ -62,26 +62,26 @@ def test_a_bad_body_is_refused_with_400_and_nothing_is_recorded(api_client, impo
 
 
 def test_an_unknown_registry_is_404(api_client, deployed_regions):
-    body = {"source": {"registry_url": "127.0.0.1:5000", "repository": "a", "reference": "1"}}
+    body = {"source": {"registry_url": "registry.example.com:5000", "repository": "a", "reference": "1"}}
     assert post_import(api_client, body, name="nosuchregistry").status_code == 404
 
 
 def test_a_registry_whose_home_is_not_ready_is_409(api_client, importer):
     Replica.objects.filter(region__name="westus").update(status=ReplicaStatus.FAILED)
-    body = {"source": {"registry_url": "127.0.0.1:5000", "repository": "a", "reference": "1"}}
+    body = {"source": {"registry_url": "registry.example.com:5000", "repository": "a", "reference": "1"}}
     response = post_import(api_client, body)
     assert response.status_code == 409 and "home replica is failed" in response.json()["detail"]
 
 
 def test_a_registry_whose_home_region_does_not_answer_is_409(api_client, importer):
     Region.objects.filter(name="westus").update(endpoint="http://127.0.0.1:9")
-    body = {"source": {"registry_url": "127.0.0.1:5000", "repository": "a", "reference": "1"}}
+    body = {"source": {"registry_url": "registry.example.com:5000", "repository": "a", "reference": "1"}}
     response = post_import(api_client, body)
     assert response.status_code == 409 and "westus" in response.json()["detail"]
 
 
 def test_the_job_goes_to_the_home_region_under_the_registry_prefix_without_the_password_in_clear(api_client, importer):
-    body = {"source": {"registry_url": "http://127.0.0.1:5000", "repository": "vendor/app00", "reference": "1.0",
+    body = {"source": {"registry_url": "http://registry.example.com:5000", "repository": "vendor/app00", "reference": "1.0",
                        "username": "alice", "password": "hunter2-very-secret"},
             "target_tags": ["imported/app:1.0", "imported/app:stable", "other:1"]}
     response = post_import(api_client, body)
@@ -99,6 +99,7 @@ def test_the_job_goes_to_the_home_region_under_the_registry_prefix_without_the_p
 
 
 def queue_import_with_credentials(api_client, source_url, settings, *, key):
+    settings.OUTBOUND_ALLOWED_NETWORKS = "127.0.0.0/8"  # the test source listens on loopback
     settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = key, []
     body = {"source": {"registry_url": source_url, "repository": "vendor/app00", "reference": "1.0",
                        "username": "alice", "password": "hunter2-very-secret"}, "target_tags": ["rotated/app:1.0"]}

@@ -174,7 +174,7 @@ def test_downgrade_below_the_webhook_count_is_refused(premium):
     from replication.services.webhooks import webhook_create
 
     for n in range(3):
-        webhook_create(registry=premium, name=f"hook{n}abc", region="westus", service_uri="http://127.0.0.1:9/h",
+        webhook_create(registry=premium, name=f"hook{n}abc", region="westus", service_uri="https://hooks.example.com/h",
                        actions=["push"], secret="s" * 16)
     with pytest.raises(Conflict, match="Basic SKU allows 2 webhooks"):
         services.registry_change_sku(registry=premium, sku="Basic")

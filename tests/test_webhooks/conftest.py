@@ -15,7 +15,8 @@ def expected_signature(secret: str, body: bytes) -> str:
 
 
 @pytest.fixture
-def receiver():
+def receiver(local_receivers_allowed):
+    """A receiver on 127.0.0.1, which the outbound guard then allows (and only then)."""
     with WebhookReceiver() as server:
         yield server
 

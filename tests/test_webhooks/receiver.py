@@ -13,11 +13,11 @@ class ReceivedRequest:
 
 
 class WebhookReceiver:
-    """Answers each request with the next scripted (status, headers) for its path, then 200; records them all."""
+    """Answers each request with the next scripted (status, headers[, body]) for its path, then 200; records them all."""
 
     def __init__(self):
         self.requests: list[ReceivedRequest] = []
-        self.script: dict[str, list[tuple[int, dict]]] = {}
+        self.script: dict[str, list[tuple]] = {}
         self._lock = threading.Lock()
         receiver = self
 
@@ -28,8 +28,8 @@ class WebhookReceiver:
                 with receiver._lock:
                     receiver.requests.append(ReceivedRequest("POST", self.path, dict(self.headers.items()), body))
                     queued = receiver.script.get(self.path) or []
-                    status, headers = queued.pop(0) if queued else (200, {})
-                answer = b'{"ok": true}' if status < 300 else f"status {status}".encode()
+                    status, headers, *body = queued.pop(0) if queued else (200, {})
+                answer = body[0] if body else b'{"ok": true}' if status < 300 else f"status {status}".encode()
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -48,8 +48,8 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def answer(self, path: str, *responses: int | tuple[int, dict]) -> None:
-        """Script the next answers for `path`: status codes, or (status, headers)."""
+    def answer(self, path: str, *responses: int | tuple) -> None:
+        """Script the next answers for `path`: status codes, (status, headers) or (status, headers, body bytes)."""
         with self._lock:
             self.script.setdefault(path, []).extend(r if isinstance(r, tuple) else (r, {}) for r in responses)
 

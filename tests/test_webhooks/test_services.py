@@ -41,11 +41,18 @@ def test_create_normalises_actions_and_scope(contoso):
     ("custom_headers", {"Content-Type": "text/plain"}, "cannot be customised"),
     ("custom_headers", {"X-Signature-SHA256": "forged"}, "cannot be customised"),
     ("custom_headers", {"bad name": "x"}, "not a valid HTTP header name"),
-    ("custom_headers", {"X-Token": "a\r\nInjected: 1"}, "single-line"),
-    ("custom_headers", {"X-Token": 1}, "single-line"),
+    ("custom_headers", {"X-Token": "a\r\nInjected: 1"}, "printable ASCII"),
+    ("custom_headers", {"X-Token": "caf\u00e9"}, "printable ASCII"),
+    ("custom_headers", {"X-Token": "Bearer \u202eabc"}, "printable ASCII"),
+    ("custom_headers", {"X-Token": "a\x7fb"}, "printable ASCII"),
+    ("custom_headers", {" ": "x"}, "not a valid HTTP header name"),
+    ("custom_headers", {"X-Token": 1}, "string value"),
     ("custom_headers", ["X-Token"], "object"),
     ("secret", "short", "16 to 200"),
     ("secret", None, "16 to 200"),
+    ("secret", "s\u00e9cret-with-accent-0123", "printable ASCII"),
+    ("secret", " leading-space-secret-0123", "printable ASCII"),
+    ("secret", "tab\tinside-the-secret-0123", "printable ASCII"),
     ("enabled", "yes", "true or false"),
     ("region", "atlantis", "does not exist"),
 ])
@@ -288,7 +295,7 @@ def test_pending_deliveries_nothing_works_on_are_sent_again(contoso, django_capt
 
     from django.utils import timezone
 
-    webhook = webhook_create(registry=contoso, **webhook_args(service_uri="http://127.0.0.1:9/hook"))
+    webhook = webhook_create(registry=contoso, **webhook_args(service_uri="https://hooks.example.com/hook"))
     with django_capture_on_commit_callbacks(execute=False):
         [lost] = webhook_notify(registry_id=contoso.pk, region_name="westus", action="push",
                                 target={"repository": "contoso/app", "tag": "1", "digest": "sha256:" + "a" * 64})
