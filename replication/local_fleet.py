@@ -3,7 +3,8 @@ from django.conf import settings
 from django.utils.crypto import salted_hmac
 
 from .dataplane import DistributionProcess, token_auth
-from .services.regions import region_events_token, region_get, region_set_endpoint
+from .services.region_secrets import region_events_secret
+from .services.regions import region_get, region_set_endpoint
 from .token_service.keys import root_bundle_write
 
 EVENTS_PATH = "/api/v1/events/"
@@ -33,7 +34,7 @@ def local_region_process(name: str, *, index: int, base_port: int | None = None,
         http_secret=salted_hmac("replication.local_fleet.http_secret", name, algorithm="sha256").hexdigest(),
         notifications_url=portal_url + EVENTS_PATH,
         notifications_headers={
-            "Authorization": [f"Bearer {region_events_token(name)}"],
+            "Authorization": [f"Bearer {region_events_secret(region=region_get(name=name))}"],
             "X-Region": [name],
         },
         log_path=root / name / "registry.log",

@@ -53,6 +53,23 @@ class RegionHealth(models.Model):
         return f"{self.region_id}: {self.state}"
 
 
+class RegionEventsSecret(models.Model):
+    """The bearer secret a region's registry sends with its event notifications: random, stored sealed.
+
+    `previous` stays accepted after a rotation until it is retired, so the registry keeps
+    delivering while it is restarted with the new one.
+    """
+
+    region = models.OneToOneField(Region, on_delete=models.CASCADE, related_name="events_secret")
+    current = models.TextField()  # sealed with replication.secret_box
+    previous = models.TextField(blank=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"events secret of {self.region.name}"
+
+
 class Sku(models.Model):
     name = models.CharField(max_length=20, choices=SkuTier.choices, unique=True)
     rank = models.PositiveSmallIntegerField(help_text="Ordering from cheapest to most capable.")

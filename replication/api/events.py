@@ -10,6 +10,7 @@ from .. import services
 from ..choices import RegistryPermission
 from ..oci.constants import EVENTS_MEDIA_TYPE
 from ..services import events, image_status
+from ..services.region_secrets import region_events_bearer_valid
 from .status_serializers import EventIntakeResultSerializer, ImageReplicationStatusSerializer
 
 
@@ -31,7 +32,7 @@ class RegistryEventsView(APIView):
     def post(self, request):
         region = request.headers.get("X-Region", "")
         # Checked before the body is read, so an unauthenticated caller learns nothing from it.
-        if not events.events_token_valid(region_name=region, authorization=request.headers.get("Authorization")):
+        if not region_events_bearer_valid(region_name=region, authorization=request.headers.get("Authorization")):
             return Response({"detail": "A valid region token is required.", "code": "not_authenticated"},
                             status=status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
         result = events.events_record(region_name=region, body=request.data)

@@ -8,7 +8,6 @@ body (`copy_for_event`, `delete_for_event`) reuses the copy engine.
 Loops: our own copies into a region are notified too. They carry the copy engine's
 User-Agent, so they only confirm that region's copy and never fan out again.
 """
-import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
@@ -37,7 +36,6 @@ from ..oci.reference import is_digest
 from ..queues import PORTAL_QUEUE
 from . import image_status
 from .region_clients import region_client
-from .regions import region_events_token
 from .webhooks import webhook_notify
 
 log = logging.getLogger(__name__)
@@ -50,20 +48,6 @@ FAN_OUT_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED, ReplicaStatus.S
 
 
 # ---- intake -------------------------------------------------------------------------------
-
-
-def events_token_valid(*, region_name: str, authorization: str) -> bool:
-    """The region's registry sends `Authorization: Bearer <region_events_token(region)>`.
-
-    Tokens derived from SECRET_KEY_FALLBACKS still count, so registries keep delivering while
-    SECRET_KEY is rotated and their configs are rolled out with the new token.
-    """
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token or not region_name:
-        return False
-    secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-    return any(hmac.compare_digest(token.strip().encode(), region_events_token(region_name, secret=secret).encode())
-               for secret in secrets)
 
 
 @dataclass(frozen=True)

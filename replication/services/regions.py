@@ -1,10 +1,10 @@
 from django.db import transaction
-from django.utils.crypto import salted_hmac
 
 from ..choices import RegionHealthState
 from ..exceptions import NotFound
 from ..models import Region, RegionHealth
 from .health import region_health_check, region_health_reset, region_is_deployed
+from .region_secrets import region_events_secret
 
 
 def region_get(*, name: str) -> Region:
@@ -23,20 +23,14 @@ def region_availability(regions) -> dict[int, bool]:
     return {r.pk: r.pk in up for r in regions}
 
 
-def region_events_token(region_name: str, *, secret: str | None = None) -> str:
-    """The shared secret a region's registry sends with its event notifications (derived, never stored).
-
-    Derived from SECRET_KEY, or from `secret` (one of SECRET_KEY_FALLBACKS, while a rotation is under way).
-    """
-    return salted_hmac("replication.region_events_token", region_name, secret=secret, algorithm="sha256").hexdigest()
-
-
 def region_set_endpoint(*, name: str, endpoint: str) -> Region:
-    """Record the region's endpoint and probe it at once, so it shows available without waiting for beat."""
+    """Record the region's endpoint (giving it an events secret if it has none) and probe it at once,
+    so it shows available without waiting for beat."""
     region = region_get(name=name)
     with transaction.atomic():
         Region.objects.filter(pk=region.pk).update(endpoint=endpoint)
         region.endpoint = endpoint
         region_health_reset(region=region)
+        region_events_secret(region=region)
     region_health_check(region)
     return region

@@ -12,7 +12,8 @@ from replication.models import ImageReplication, ReconcileRun
 from replication.oci.client import RegistryClient
 from replication.oci.corpus import build_corpus, push_corpus
 from replication.queues import PORTAL_QUEUE
-from replication.services.regions import region_events_token, region_set_endpoint
+from replication.services.region_secrets import region_events_secret
+from replication.services.regions import region_get, region_set_endpoint
 from replication.tasks import reconcile_replicas
 from tests.conftest import TEST_REGIONS, fleet_http_auth, wait_for
 
@@ -32,7 +33,7 @@ def geo_fleet(portal_server, fleet_auth, celery_worker_process, tmp_path):
             process = DistributionProcess(
                 name, port=find_free_port(), storage_dir=tmp_path / "fleet" / name, http_secret=f"geo-{name}",
                 notifications_url=portal_server.url + EVENTS_PATH, auth=fleet_auth,
-                notifications_headers={"Authorization": [f"Bearer {region_events_token(name)}"], "X-Region": [name]},
+                notifications_headers={"Authorization": [f"Bearer {region_events_secret(region=region_get(name=name))}"], "X-Region": [name]},
                 log_path=tmp_path / "fleet" / f"{name}.log",
             )
             process.start()
