@@ -1,5 +1,6 @@
 """The environment a benchmark gives the portal processes it starts: the embedded defaults in one folder."""
 import os
+import secrets
 from pathlib import Path
 
 
@@ -17,4 +18,6 @@ def embedded_defaults_env(directory: Path, **extra: str) -> dict[str, str]:
         **extra,
     }
     env.pop("PYTEST_VERSION", None)  # settings would otherwise pick per-test folders
+    # DEBUG is off by default and then the portal refuses to start without a key: one of its own per run.
+    env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     return env
