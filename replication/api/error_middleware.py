@@ -11,6 +11,8 @@ from django.conf import settings
 from django.http import JsonResponse
 
 API_PREFIX = "/api/"
+# What the client needs from an error besides its body (405's Allow, 401's challenge, 429's wait).
+KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
 
 
 def api_error_response(*, status: int, detail: str | None = None, code: str | None = None) -> JsonResponse:
@@ -36,5 +38,9 @@ class ApiJsonErrorsMiddleware:
         response = self.get_response(request)
         # Whatever Django answered by itself (its 404 and 500 pages, or their debug versions) becomes JSON.
         if response.status_code >= 400 and "json" not in response.get("Content-Type", ""):
-            return api_error_response(status=response.status_code)
+            converted = api_error_response(status=response.status_code)
+            for header in KEPT_HEADERS:
+                if header in response:
+                    converted[header] = response[header]
+            return converted
         return response

@@ -74,6 +74,13 @@ def test_a_server_error_under_the_api_is_a_json_500_without_a_traceback(db, debu
 
 
 @pytest.mark.urls("tests.test_hardening.urls_with_a_failing_api_view")
+def test_a_plain_django_405_under_the_api_is_json_and_keeps_its_allow_header(db, debug):
+    response = Client().get("/api/v1/plain-post-only/")
+    assert_json_error(response, status=405, code="method_not_allowed")
+    assert response["Allow"] == "POST"
+
+
+@pytest.mark.urls("tests.test_hardening.urls_with_a_failing_api_view")
 def test_a_server_error_on_a_page_is_the_simple_html_page_with_debug_off(db):
     response = Client(raise_request_exception=False).get("/failing-page/")
     assert response.status_code == 500 and response["Content-Type"].startswith("text/html")
