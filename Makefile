@@ -6,7 +6,9 @@ PY := .venv/bin/python
 bootstrap:
 	scripts/bootstrap.sh
 
+# DEBUG is off unless DJANGO_DEBUG=1, and then the portal needs a real key: generated once under var/ (0600).
 run: bootstrap
+	$(PY) -m portal.local_secrets
 	$(PY) manage.py run_local
 
 test:

@@ -1,6 +1,7 @@
 """What every benchmark shares: the project root, one measured trial, and the embedded-defaults environment
 of the portal processes it starts (one folder, shared with nothing)."""
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,4 +30,6 @@ def embedded_defaults_env(directory: Path, **extra: str) -> dict[str, str]:
         **extra,
     }
     env.pop("PYTEST_VERSION", None)  # settings would otherwise pick per-test folders
+    # DEBUG is off by default and then the portal refuses to start without a key: one of its own per run.
+    env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     return env

@@ -7,15 +7,34 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.local_secrets import private_dir_ensure, private_file_create, private_file_restrict, secret_key_file_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("GEOREGISTRY_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = private_dir_ensure(Path(os.environ.get("GEOREGISTRY_VAR_DIR", BASE_DIR / "var")))
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
+# Off unless asked for: a debug page shows settings, source and tracebacks to whoever triggers an error.
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+_PUBLIC_DEVELOPMENT_KEY = "dev-only-insecure-key-change-me-in-production"
+# `make run` generates it once (python -m portal.local_secrets); DJANGO_SECRET_KEY wins when set.
+SECRET_KEY_FILE = VAR_DIR / "secret-key.txt"
+SECRET_KEY = (
+    os.environ.get("DJANGO_SECRET_KEY")
+    # Test runs and the worker processes they start share one key of their own.
+    or ("test-only-key-of-pytest-runs-never-used-outside-them" if os.environ.get("PYTEST_VERSION") else "")
+    or secret_key_file_read(SECRET_KEY_FILE)
+    or (_PUBLIC_DEVELOPMENT_KEY if DEBUG else "")
+)
+if not DEBUG and SECRET_KEY in ("", _PUBLIC_DEVELOPMENT_KEY):
+    # Everyone can read the public key: sessions, region tokens and stored credentials would be forgeable.
+    raise ImproperlyConfigured(
+        f"No SECRET_KEY: set DJANGO_SECRET_KEY, or create {SECRET_KEY_FILE} with `python -m portal.local_secrets` "
+        "(make run does), or set DJANGO_DEBUG=1 for development."
+    )
 # Earlier keys, comma-separated, still accepted while a rotation rolls out (sealed import credentials,
-# region event tokens, sessions).
+# sessions).
 SECRET_KEY_FALLBACKS = [key for key in os.environ.get("DJANGO_SECRET_KEY_FALLBACKS", "").split(",") if key]
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -33,7 +52,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees every error of the layers below it, and can refuse a large body before it is read.
+    "replication.api.error_middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves static/ with DEBUG off (runserver only serves it with DEBUG on).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -72,6 +95,22 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file (not memory) so worker processes started by tests share it; one per test run.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")}
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if DATABASES["default"]["NAME"] != ":memory:" and _sqlite_file.parent.is_dir():
+        # SQLite gives its -wal/-shm/-journal files the database file's mode: create it 0600 before SQLite does.
+        private_file_create(_sqlite_file)
+        for _suffix in ("-wal", "-shm", "-journal"):
+            private_file_restrict(_sqlite_file.with_name(_sqlite_file.name + _suffix))
+
+# One cache for every process of the portal (sign-in throttling counts failures there): a table in the
+# database by default (created by `migrate`), Redis when CACHE_URL says redis://, per process with locmem://.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL.startswith("locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "portal_cache"}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -83,7 +122,19 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = VAR_DIR / "staticfiles"  # filled by collectstatic (run_local does it); WhiteNoise serves it
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns at every start about a missing one (tests never collect)
+
+# API bodies: larger ones are a 413 before they are read (Distribution's event batches are a few kB);
+# JSON nested deeper than API_JSON_MAX_DEPTH is a 400 (Python's parser would recurse until it fails).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024))
+API_JSON_MAX_DEPTH = int(os.environ.get("API_JSON_MAX_DEPTH", "64"))
+
+# Sign-in throttling (replication/throttling.py), for the login page, API tokens and registry tokens:
+# after this many failures within the window, per user name or per client address, answer 429.
+SIGN_IN_FAILURES_PER_USERNAME = int(os.environ.get("SIGN_IN_FAILURES_PER_USERNAME", "10"))
+SIGN_IN_FAILURES_PER_ADDRESS = int(os.environ.get("SIGN_IN_FAILURES_PER_ADDRESS", "20"))
+SIGN_IN_FAILURE_WINDOW_SECONDS = int(os.environ.get("SIGN_IN_FAILURE_WINDOW_SECONDS", "300"))
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/registries/"
@@ -98,6 +149,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated",
                                    "replication.api.permissions.RegistryAccess"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "replication.api.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "replication.api.errors.exception_handler",
 }
 
@@ -119,8 +175,10 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 _default_broker_folder = VAR_DIR / "test-broker" / str(os.getpid()) if os.environ.get("PYTEST_VERSION") else VAR_DIR / "broker"
 CELERY_BROKER_FOLDER = Path(os.environ.get("CELERY_BROKER_FOLDER", _default_broker_folder))
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Messages carry job specs (an import's encrypted credentials): this user only.
+    private_dir_ensure(CELERY_BROKER_FOLDER)
     for _folder in ("queue", "processed", "control"):
-        (CELERY_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
+        private_dir_ensure(CELERY_BROKER_FOLDER / _folder)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),

@@ -40,5 +40,16 @@ class PermissionDenied(ServiceError):
     code = "permission_denied"
 
 
+class TooManyAttempts(ServiceError):
+    """Too many failed sign-ins for a user name or from an address: 429 with Retry-After."""
+
+    status_code = 429
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class RetryLater(Exception):
     """Work that cannot proceed now for a reason that may pass (no source region ready yet): retried with backoff."""

@@ -1,7 +1,6 @@
 """Continuous replication over HTTP: the regions' event intake and the per-image replication status."""
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,10 +10,11 @@ from ..choices import RegistryPermission
 from ..oci.constants import EVENTS_MEDIA_TYPE
 from ..services import events, image_status
 from ..services.region_secrets import region_events_bearer_valid
+from .parsers import DepthLimitedJSONParser
 from .status_serializers import EventIntakeResultSerializer, ImageReplicationStatusSerializer
 
 
-class RegistryEventsParser(JSONParser):
+class RegistryEventsParser(DepthLimitedJSONParser):
     """Distribution posts its notifications as JSON under its own media type."""
 
     media_type = EVENTS_MEDIA_TYPE
@@ -25,7 +25,7 @@ class RegistryEventsView(APIView):
 
     authentication_classes = []  # not a user: the Bearer token is the region's shared secret
     permission_classes = [AllowAny]
-    parser_classes = [RegistryEventsParser, JSONParser]
+    parser_classes = [RegistryEventsParser, DepthLimitedJSONParser]
 
     @extend_schema(request={EVENTS_MEDIA_TYPE: dict, "application/json": dict},
                    responses={202: EventIntakeResultSerializer}, auth=[])

@@ -11,10 +11,11 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ..exceptions import ServiceError, Unauthorized
+from ..exceptions import ServiceError, TooManyAttempts, Unauthorized
 from ..services.token_service import registry_token_issue
+from ..throttling import client_address
 
-OCI_ERROR_CODES = {400: "UNSUPPORTED", 401: "UNAUTHORIZED", 404: "NAME_UNKNOWN", 409: "DENIED"}
+OCI_ERROR_CODES = {400: "UNSUPPORTED", 401: "UNAUTHORIZED", 404: "NAME_UNKNOWN", 409: "DENIED", 429: "TOOMANYREQUESTS"}
 
 
 @csrf_exempt  # machine clients with basic credentials; no cookies are read
@@ -31,7 +32,11 @@ def registry_token(request):
         else:
             params = request.GET
         issued = registry_token_issue(service=params.get("service"), scopes=params.getlist("scope"),
-                                      username=username, password=password)
+                                      username=username, password=password, client_address=client_address(request))
+    except TooManyAttempts as error:
+        response = _error(error.status_code, error.message)
+        response["Retry-After"] = str(error.retry_after)
+        return response
     except ServiceError as error:
         return _error(error.status_code, error.message)
     return JsonResponse(issued.as_response())

@@ -1,13 +1,12 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
-
 from . import events as continuous_replication
 from . import access, imports, views, webhooks
+from .auth import AuthTokenView
 
 app_name = "api"
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/token/", AuthTokenView.as_view(), name="auth-token"),
     path("regions/", views.RegionListView.as_view(), name="region-list"),
     path("regions/<str:name>/", views.RegionDetailView.as_view(), name="region-detail"),
     path("skus/", views.SkuListView.as_view(), name="sku-list"),

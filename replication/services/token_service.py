@@ -19,8 +19,9 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from ..choices import REPOSITORY_ACTIONS, SkuTier
-from ..exceptions import InvalidInput, Unauthorized
+from ..exceptions import InvalidInput, TooManyAttempts, Unauthorized
 from ..models import Registry, RegistryToken
+from ..throttling import sign_in_failure_record, sign_in_wait_seconds
 from ..token_service.tokens import IssuedToken, registry_token_sign
 from .access import registry_permissions
 
@@ -228,11 +229,26 @@ def _registry(principal: Principal, name: str) -> Registry | None:
 
 
 def registry_token_issue(*, service: str | None, scopes: list[str], username: str | None,
-                         password: str | None) -> IssuedToken:
-    """One token request of the OCI token flow, from the query (or form) to the signed token."""
+                         password: str | None, client_address: str = "") -> IssuedToken:
+    """One token request of the OCI token flow, from the query (or form) to the signed token.
+
+    Wrong credentials count against the user name and the client address like a failed sign-in
+    (throttling.py); past the limit the request is refused (429) before any password is checked.
+    The engine's signed credentials are not throttled: they are checked without a password hash.
+    """
     if service and service != settings.TOKEN_SERVICE_NAME:
         raise InvalidInput(f"Unknown service '{service}': this token service serves '{settings.TOKEN_SERVICE_NAME}'.",
                            field="service")
-    principal = token_principal_authenticate(username=username, password=password)
+    throttled = bool(username) and username != settings.REPLICATION_IDENTITY
+    if throttled:
+        wait = sign_in_wait_seconds(username=username, address=client_address)
+        if wait:
+            raise TooManyAttempts(f"Too many failed sign-ins. Try again in {wait} seconds.", retry_after=wait)
+    try:
+        principal = token_principal_authenticate(username=username, password=password)
+    except Unauthorized:
+        if throttled:
+            sign_in_failure_record(username=username, address=client_address)
+        raise
     access = token_access_grant(principal=principal, scopes=scopes_parse(scopes))
     return registry_token_sign(subject=principal.subject, access=access)

@@ -200,3 +200,20 @@ def test_forged_or_expired_engine_credentials_are_401(client, contoso, settings)
     assert client.get("/oauth2/token", **basic(username, password[:-2] + "xx")).status_code == 401
     settings.REPLICATION_CREDENTIALS_MAX_AGE = -1
     assert client.get("/oauth2/token", **basic(username, password)).status_code == 401
+
+
+def test_repeated_wrong_passwords_are_throttled_with_retry_after(client, contoso, django_user_model, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    user_with(django_user_model, contoso, RegistryRole.PULL)
+    try:
+        for _ in range(settings.SIGN_IN_FAILURES_PER_USERNAME):
+            assert client.get("/oauth2/token", **basic("bob", "wrong")).status_code == 401
+        locked = client.get("/oauth2/token", **basic("bob", "pw"))  # even the right password, while locked
+        assert locked.status_code == 429 and int(locked["Retry-After"]) > 0
+        assert locked.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+        engine_user, engine_password = replication_credentials(prefix="contoso/")
+        assert client.get("/oauth2/token", **basic(engine_user, engine_password)).status_code == 200
+    finally:
+        cache.clear()

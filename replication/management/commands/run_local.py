@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
+from portal.local_secrets import private_dir_ensure, private_file_create
 from replication.demo import demo_registry_seed
 from replication.local_fleet import LocalFleet
 from replication.management.commands.run_worker import worker_argv
@@ -19,8 +20,7 @@ from replication.management.commands.run_worker import worker_argv
 def admin_credentials() -> tuple[str, str, str]:
     """The admin the product starts with; the password is generated once and kept under var/."""
     path = settings.VAR_DIR / "admin-password.txt"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(12))
+    private_file_create(path, content=secrets.token_urlsafe(12))  # 0600; an existing one is kept (and made 0600)
     password = path.read_text().strip()
     user, _ = get_user_model().objects.get_or_create(username="admin", defaults={"is_staff": True,
                                                                                   "is_superuser": True})
@@ -51,8 +51,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="Do not create the demo registry 'contoso'.")
 
     def handle(self, *args, addr, no_demo, **options):
-        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        private_dir_ensure(settings.VAR_DIR)
         call_command("migrate", verbosity=0)
+        # DEBUG is off by default, so runserver serves no static files: WhiteNoise serves STATIC_ROOT.
+        call_command("collectstatic", interactive=False, verbosity=0)
         username, password, token = admin_credentials()
         children: list[subprocess.Popen] = []
         stopping = []
@@ -66,8 +68,7 @@ class Command(BaseCommand):
         try:
             for process in fleet.start():
                 self.stdout.write(f"region {process.name:<15} registry at {process.url}")
-            logs = settings.VAR_DIR / "logs"
-            logs.mkdir(exist_ok=True)
+            logs = private_dir_ensure(settings.VAR_DIR / "logs")
             for name, argv in [
                 ("worker", worker_argv(regions=fleet.names, concurrency=2)),
                 ("beat", [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
