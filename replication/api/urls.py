@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from . import events as continuous_replication
-from . import access, imports, views, webhooks
+from . import access, activity, imports, views, webhooks
 
 app_name = "api"
 
@@ -37,4 +37,5 @@ urlpatterns = [
     path("registries/<str:name>/tokens/", access.RegistryTokenListView.as_view(), name="registry-token-list"),
     path("registries/<str:name>/tokens/<str:token>/", access.RegistryTokenDetailView.as_view(),
          name="registry-token-detail"),
+    path("registries/<str:name>/activity/", activity.ActivityListView.as_view(), name="registry-activity"),
 ]
