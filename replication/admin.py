@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from .models import (
+    ActivityRecord,
     ImageReplication,
     ReconcileRun,
     Region,
@@ -116,3 +117,22 @@ class ImageReplicationAdmin(admin.ModelAdmin):
 class ReconcileRunAdmin(admin.ModelAdmin):
     list_display = ["id", "started_at", "finished_at"]
     readonly_fields = [f.name for f in ReconcileRun._meta.fields]
+
+
+@admin.register(ActivityRecord)
+class ActivityRecordAdmin(admin.ModelAdmin):
+    """Read-only: where staff read the activity of registries deleted since (the API follows live registries)."""
+
+    list_display = ["created_at", "registry_name", "action", "target", "actor_name", "actor_kind"]
+    list_filter = ["action", "actor_kind"]
+    search_fields = ["registry_name", "target", "actor_name"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -229,3 +229,40 @@ ROLE_PERMISSIONS = {
 
 # The permissions that are also actions of the OCI token flow's `repository:NAME:ACTIONS` scopes.
 REPOSITORY_ACTIONS = (_P.PULL, _P.PUSH, _P.DELETE)
+
+
+# Activity log
+
+
+class ActivityAction(models.TextChoices):
+    """What an activity record says was changed on a registry."""
+
+    REGISTRY_CREATE = "registry.create", "Registry created"
+    REGISTRY_DELETE = "registry.delete", "Registry deleted"
+    REGISTRY_SKU_CHANGE = "registry.sku_change", "SKU changed"
+    REGISTRY_ANONYMOUS_PULL = "registry.anonymous_pull", "Anonymous pull switched"
+    REPLICA_CREATE = "replica.create", "Replica created"
+    REPLICA_DELETE = "replica.delete", "Replica deleted"
+    REPLICA_RESYNC = "replica.resync", "Replica sync queued"
+    REPLICA_ROUTING = "replica.routing", "Replica routing switched"
+    WEBHOOK_CREATE = "webhook.create", "Webhook created"
+    WEBHOOK_UPDATE = "webhook.update", "Webhook changed"
+    WEBHOOK_DELETE = "webhook.delete", "Webhook deleted"
+    WEBHOOK_PING = "webhook.ping", "Webhook pinged"
+    IMPORT_CREATE = "import.create", "Image import queued"
+    ROLE_ASSIGN = "role.assign", "Role assigned"
+    ROLE_REMOVE = "role.remove", "Role removed"
+    TOKEN_CREATE = "token.create", "Token created"
+    TOKEN_DELETE = "token.delete", "Token revoked"
+
+
+# Records about who can reach the registry: shown only to those who may read roles and tokens (administer).
+ACCESS_ACTIVITY_ACTIONS = frozenset({ActivityAction.ROLE_ASSIGN, ActivityAction.ROLE_REMOVE,
+                                     ActivityAction.TOKEN_CREATE, ActivityAction.TOKEN_DELETE})
+
+
+class ActivityActorKind(models.TextChoices):
+    """Who made a change: a portal user, or the system (operator commands, the demo, migrations)."""
+
+    USER = "user", "User"
+    SYSTEM = "system", "System"

@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from .choices import (
+    ActivityAction,
+    ActivityActorKind,
     ImageReplicationStatus,
     JobKind,
     JobState,
@@ -380,3 +382,33 @@ class RegistryToken(models.Model):
 
     def __str__(self):
         return f"{self.registry.name}/{self.name}"
+
+
+# Activity log
+
+
+class ActivityRecord(models.Model):
+    """One change made to a registry: who, what, on which target, when. Never holds a secret.
+
+    The registry and the actor are kept as text too, so the record stays readable (by staff) after
+    the registry or the user is deleted.
+    """
+
+    registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity")
+    registry_name = models.CharField(max_length=50)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    actor_kind = models.CharField(max_length=10, choices=ActivityActorKind.choices)
+    action = models.CharField(max_length=40, choices=ActivityAction.choices)
+    target = models.CharField(max_length=200, blank=True, help_text="The region, webhook, user or token changed.")
+    # Old and new values; never passwords, secrets, header values or service URIs beyond scheme://host.
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["registry", "-created_at"], name="activity_record_recent")]
+
+    def __str__(self):
+        return f"{self.registry_name}: {self.action} {self.target} by {self.actor_name or self.actor_kind}"

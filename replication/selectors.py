@@ -6,10 +6,11 @@ from django.conf import settings
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from .choices import RegionState
-from .models import Region, Registry, Replica, ReplicationJob
+from .choices import ACCESS_ACTIVITY_ACTIONS, ActivityAction, RegionState, RegistryPermission
+from .exceptions import InvalidInput
+from .models import ActivityRecord, Region, Registry, Replica, ReplicationJob
 from .pricing import monthly_cost
-from .services.access import registries_visible_to
+from .services.access import registries_visible_to, registry_has_permission
 from .services.regions import region_availability
 
 
@@ -88,3 +89,27 @@ def registry_endpoints(*, registry: Registry) -> dict:
             if r.region_endpoint_enabled and r.region.endpoint
         ],
     }
+
+
+ACTIVITY_LIMIT_DEFAULT, ACTIVITY_LIMIT_MAX = 100, 500
+
+
+def activity_list(*, registry: Registry, user, action: str | None = None,
+                  limit=ACTIVITY_LIMIT_DEFAULT) -> QuerySet[ActivityRecord]:
+    """The registry's activity records, newest first. Changes of roles and tokens only for those who may read
+    roles and tokens (administer), as their own routes require. An unknown action or a bad limit: InvalidInput."""
+    try:
+        limit = int(limit)
+    except (TypeError, ValueError):
+        limit = 0
+    if not 1 <= limit <= ACTIVITY_LIMIT_MAX:
+        raise InvalidInput(f"limit must be a whole number from 1 to {ACTIVITY_LIMIT_MAX}.", field="limit")
+    records = ActivityRecord.objects.filter(registry=registry).order_by("-created_at", "-id")
+    if action:
+        if action not in ActivityAction.values:
+            raise InvalidInput(f"Action '{action}' does not exist; choose one of: {', '.join(ActivityAction.values)}.",
+                               field="action")
+        records = records.filter(action=action)
+    if not registry_has_permission(user=user, registry=registry, permission=RegistryPermission.ADMINISTER):
+        records = records.exclude(action__in=ACCESS_ACTIVITY_ACTIONS)
+    return records[:limit]

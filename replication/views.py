@@ -27,6 +27,9 @@ from .pricing import monthly_cost
 from .services import access
 from .services.image_status import registry_image_matrix
 
+ACTIVITY_ON_PAGE = 20  # the overview's panel; the API serves up to 500
+
+
 def registry_for_page(request, name: str, permission: RegistryPermission) -> Registry:
     """The registry if the user may do `permission` on it: 404 without a role (as for an unknown
     registry), 403 with a role too small; the same check as the API's (services.access)."""
@@ -115,6 +118,7 @@ class RegistryDetailView(LoginRequiredMixin, View):
             "monthly_cost": selectors.registry_monthly_cost(registry, region_count=len(replicas)),
             "sku_options": sku_options(registry=registry, region_count=len(replicas)),
             "image_matrix": registry_image_matrix(registry=registry),  # replication/_image_matrix.html
+            "activity": selectors.activity_list(registry=registry, user=request.user, limit=ACTIVITY_ON_PAGE),
         })
 
 
@@ -184,21 +188,22 @@ class RegistryActionView(LoginRequiredMixin, View):
 
 class ReplicaCreateView(RegistryActionView):
     def perform(self, request, registry):
-        replica, _job = services.replica_create(registry=registry, region=parse(ReplicaCreateForm, request.POST)["region"])
+        region = parse(ReplicaCreateForm, request.POST)["region"]
+        replica, _job = services.replica_create(registry=registry, region=region, actor=request.user)
         return f"Replica in {replica.region.display_name} created; its initial sync is queued."
 
 
 class ReplicaDeleteView(RegistryActionView):
     def perform(self, request, registry, region):
         replica = services.replica_get(registry=registry, region=region)
-        services.replica_delete(replica=replica)
+        services.replica_delete(replica=replica, actor=request.user)
         return f"Replica in {replica.region.display_name} is being deleted."
 
 
 class ReplicaSyncView(RegistryActionView):
     def perform(self, request, registry, region):
         replica = services.replica_get(registry=registry, region=region)
-        services.replica_resync(replica=replica)
+        services.replica_resync(replica=replica, actor=request.user)
         return f"A full sync of {replica.region.display_name} is queued."
 
 
@@ -206,7 +211,7 @@ class ReplicaRoutingView(RegistryActionView):
     def perform(self, request, registry, region):
         enabled = parse(RoutingForm, request.POST)["enabled"]
         replica = services.replica_set_endpoint_enabled(
-            replica=services.replica_get(registry=registry, region=region), enabled=enabled)
+            replica=services.replica_get(registry=registry, region=region), enabled=enabled, actor=request.user)
         state = "on" if enabled else "off"
         return f"Routing to {replica.region.display_name} is {state}."
 
@@ -217,7 +222,8 @@ class RegistrySkuChangeView(RegistryActionView):
     def perform(self, request, registry):
         region_count = registry.replicas.count()
         before_sku, before_cost = registry.sku.name, monthly_cost(registry.sku.price_per_day_usd, region_count)
-        registry = services.registry_change_sku(registry=registry, sku=parse(SkuChangeForm, request.POST)["sku"])
+        registry = services.registry_change_sku(registry=registry, sku=parse(SkuChangeForm, request.POST)["sku"],
+                                                 actor=request.user)
         after_cost = monthly_cost(registry.sku.price_per_day_usd, region_count)
         if registry.sku.name == before_sku:
             return f"The SKU is already {before_sku}; nothing changed."
@@ -231,7 +237,7 @@ class RegistryAnonymousPullView(RegistryActionView):
 
     def perform(self, request, registry):
         enabled = parse(AnonymousPullForm, request.POST)["enabled"]
-        services.registry_set_anonymous_pull(registry=registry, enabled=enabled)
+        services.registry_set_anonymous_pull(registry=registry, enabled=enabled, actor=request.user)
         if enabled:
             return f"Anonymous pull is on: anyone can pull from {registry.name} without credentials."
         return f"Anonymous pull is off: pulls from {registry.name} need credentials."

@@ -85,7 +85,7 @@ class RoleAssignmentListView(APIView):
         body = RoleAssignmentWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         assignment = access.role_assignment_create(registry=self.registry, username=body.validated_data["user"],
-                                                   role=body.validated_data["role"])
+                                                   role=body.validated_data["role"], actor=request.user)
         data = RoleAssignmentSerializer(assignment, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
 
@@ -100,7 +100,8 @@ class RoleAssignmentDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, name, pk):
-        access.role_assignment_delete(assignment=access.role_assignment_get(registry=self.registry, assignment_id=pk))
+        assignment = access.role_assignment_get(registry=self.registry, assignment_id=pk)
+        access.role_assignment_delete(assignment=assignment, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -133,5 +134,6 @@ class RegistryTokenDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, name, token):
-        access.registry_token_delete(token=access.registry_token_get(registry=self.registry, name=token))
+        registry_token = access.registry_token_get(registry=self.registry, name=token)
+        access.registry_token_delete(token=registry_token, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -35,5 +35,5 @@ class ImportView(APIView):
         body = ImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         job = image_import(registry=registry, source=dict(body.validated_data["source"]),
-                           target_tags=body.validated_data.get("target_tags") or [])
+                           target_tags=body.validated_data.get("target_tags") or [], actor=request.user)
         return job_accepted_response(job, request)

@@ -1,6 +1,6 @@
 from django.urls import path
 from . import events as continuous_replication
-from . import access, imports, views, webhooks
+from . import access, activity, imports, views, webhooks
 from .auth import AuthTokenView
 
 app_name = "api"
@@ -36,4 +36,5 @@ urlpatterns = [
     path("registries/<str:name>/tokens/", access.RegistryTokenListView.as_view(), name="registry-token-list"),
     path("registries/<str:name>/tokens/<str:token>/", access.RegistryTokenDetailView.as_view(),
          name="registry-token-detail"),
+    path("registries/<str:name>/activity/", activity.ActivityListView.as_view(), name="registry-activity"),
 ]

@@ -88,12 +88,12 @@ class RegistryDetailView(APIView):
         body.is_valid(raise_exception=True)
         if "anonymous_pull" in body.validated_data:  # more than the SKU's manage: it opens the registry to all
             access.registry_require(user=request.user, registry=registry, permission=RegistryPermission.ADMINISTER)
-        registry = services.registry_update(registry=registry, **body.validated_data)
+        registry = services.registry_update(registry=registry, actor=request.user, **body.validated_data)
         return Response(RegistrySerializer(registry, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, name):
-        services.registry_delete(registry=services.registry_get(name=name))
+        services.registry_delete(registry=services.registry_get(name=name), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -112,7 +112,8 @@ class ReplicaListView(APIView):
         registry = services.registry_get(name=name)
         body = ReplicaCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        replica, job = services.replica_create(registry=registry, region=body.validated_data["region"])
+        replica, job = services.replica_create(registry=registry, region=body.validated_data["region"],
+                                              actor=request.user)
         data = ReplicaSerializer(replica, context={"request": request}).data
         job_url = data["latest_job"]["url"] if data["latest_job"] else None
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": job_url} if job_url else None)
@@ -133,14 +134,14 @@ class ReplicaDetailView(APIView):
         body = ReplicaUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         replica = services.replica_set_endpoint_enabled(
-            replica=replica, enabled=body.validated_data["region_endpoint_enabled"]
+            replica=replica, enabled=body.validated_data["region_endpoint_enabled"], actor=request.user
         )
         return Response(ReplicaSerializer(replica, context={"request": request}).data)
 
     @extend_schema(responses={202: ReplicaSerializer})
     def delete(self, request, name, region):
         replica = services.replica_get(registry=services.registry_get(name=name), region=region)
-        services.replica_delete(replica=replica)
+        services.replica_delete(replica=replica, actor=request.user)
         return Response(ReplicaSerializer(replica, context={"request": request}).data,
                         status=status.HTTP_202_ACCEPTED)
 
@@ -151,7 +152,7 @@ class ReplicaSyncView(APIView):
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request, name, region):
         replica = services.replica_get(registry=services.registry_get(name=name), region=region)
-        return job_accepted_response(services.replica_resync(replica=replica), request)
+        return job_accepted_response(services.replica_resync(replica=replica, actor=request.user), request)
 
 
 class RegistryEndpointsView(APIView):

@@ -108,7 +108,7 @@ class WebhookListView(APIView):
         registry = registry_get(name=name)
         body = WebhookWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        webhook = service.webhook_create(registry=registry, **body.validated_data)
+        webhook = service.webhook_create(registry=registry, actor=request.user, **body.validated_data)
         data = WebhookSerializer(webhook, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
 
@@ -126,12 +126,12 @@ class WebhookDetailView(APIView):
         webhook = _webhook(name, webhook)
         body = WebhookUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        webhook = service.webhook_update(webhook=webhook, **body.validated_data)
+        webhook = service.webhook_update(webhook=webhook, actor=request.user, **body.validated_data)
         return Response(WebhookSerializer(webhook, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, name, webhook):
-        service.webhook_delete(webhook=_webhook(name, webhook))
+        service.webhook_delete(webhook=_webhook(name, webhook), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -141,7 +141,7 @@ class WebhookPingView(APIView):
     @extend_schema(request=None, responses={202: OpenApiResponse(WebhookDeliverySerializer,
                                                                  description="Ping delivery queued.")})
     def post(self, request, name, webhook):
-        delivery = service.webhook_ping(webhook=_webhook(name, webhook))
+        delivery = service.webhook_ping(webhook=_webhook(name, webhook), actor=request.user)
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 

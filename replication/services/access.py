@@ -13,10 +13,11 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..choices import REPOSITORY_ACTIONS, ROLE_PERMISSIONS, RegistryPermission, RegistryRole
+from ..choices import REPOSITORY_ACTIONS, ROLE_PERMISSIONS, ActivityAction, RegistryPermission, RegistryRole
 from ..exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..models import Registry, RegistryToken, ReplicationJob, RoleAssignment
 from ..oci.constants import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN
+from .activity import activity_record
 from .registries import registry_get, registry_not_found
 
 
@@ -92,7 +93,7 @@ def role_assignment_get(*, registry: Registry, assignment_id) -> RoleAssignment:
         raise NotFound(f"Role assignment '{assignment_id}' does not exist on registry '{registry.name}'.") from None
 
 
-def role_assignment_create(*, registry: Registry, username: str, role: str) -> RoleAssignment:
+def role_assignment_create(*, registry: Registry, username: str, role: str, actor=None) -> RoleAssignment:
     if role not in RegistryRole.values:
         raise InvalidInput(f"Role '{role}' does not exist; choose one of: {', '.join(RegistryRole.values)}.",
                            field="role")
@@ -105,12 +106,15 @@ def role_assignment_create(*, registry: Registry, username: str, role: str) -> R
         raise duplicate
     try:
         with transaction.atomic():
-            return RoleAssignment.objects.create(registry=registry, user=user, role=role)
+            assignment = RoleAssignment.objects.create(registry=registry, user=user, role=role)
+            activity_record(registry=registry, actor=actor, action=ActivityAction.ROLE_ASSIGN, target=user.username,
+                            detail={"role": role})
+            return assignment
     except IntegrityError:  # the same assignment created meanwhile
         raise duplicate from None
 
 
-def role_assignment_delete(*, assignment: RoleAssignment) -> None:
+def role_assignment_delete(*, assignment: RoleAssignment, actor=None) -> None:
     with transaction.atomic():
         # Lock the registry row (PostgreSQL) so two owners cannot remove each other at once.
         Registry.objects.select_for_update().filter(pk=assignment.registry_id).first()
@@ -119,7 +123,10 @@ def role_assignment_delete(*, assignment: RoleAssignment) -> None:
             if not others.exclude(pk=assignment.pk).exists():
                 raise Conflict(f"'{assignment.user.username}' is the last owner of registry "
                                f"'{assignment.registry.name}'; make someone else owner first.", field="role")
-        RoleAssignment.objects.filter(pk=assignment.pk).delete()
+        deleted, _ = RoleAssignment.objects.filter(pk=assignment.pk).delete()
+        if deleted:  # not already removed by someone else
+            activity_record(registry=assignment.registry, actor=actor, action=ActivityAction.ROLE_REMOVE,
+                            target=assignment.user.username, detail={"role": assignment.role})
 
 
 # Registry tokens
@@ -180,7 +187,8 @@ def registry_token_get(*, registry: Registry, name: str) -> RegistryToken:
 
 def registry_token_create(*, registry: Registry, name, scope, expires_at: datetime | None = None,
                           created_by=None) -> tuple[RegistryToken, str]:
-    """The new token and its password, which exists only in this return value: only its hash is stored."""
+    """The new token and its password, which exists only in this return value: only its hash is stored.
+    created_by is also the actor of the activity record."""
     name = registry_token_validate_name(name)
     scope = registry_token_validate_scope(registry=registry, scope=scope)
     if expires_at is not None and expires_at <= timezone.now():
@@ -193,11 +201,17 @@ def registry_token_create(*, registry: Registry, name, scope, expires_at: dateti
         with transaction.atomic():
             token = RegistryToken.objects.create(registry=registry, name=name, scope=scope, expires_at=expires_at,
                                                  password_hash=make_password(password), created_by=created_by)
+            activity_record(registry=registry, actor=created_by, action=ActivityAction.TOKEN_CREATE, target=name,
+                            detail={"scope": scope, "expires_at": expires_at.isoformat() if expires_at else None})
     except IntegrityError:  # the same name created meanwhile
         raise duplicate from None
     return token, password
 
 
-def registry_token_delete(*, token: RegistryToken) -> None:
+def registry_token_delete(*, token: RegistryToken, actor=None) -> None:
     """Revoke: the row goes, so the token service finds nothing to check the password against."""
-    RegistryToken.objects.filter(pk=token.pk).delete()
+    with transaction.atomic():
+        deleted, _ = RegistryToken.objects.filter(pk=token.pk).delete()
+        if deleted:  # not already revoked by someone else
+            activity_record(registry=token.registry, actor=actor, action=ActivityAction.TOKEN_DELETE,
+                            target=token.name)

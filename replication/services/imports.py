@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..choices import ReplicaStatus
+from ..choices import ActivityAction, ReplicaStatus
 from ..exceptions import Conflict, InvalidInput
 from ..dispatch import job_record
 from ..job_specs import ImportSource, ImportSpec, ImportTarget, spec_dump
@@ -44,6 +44,7 @@ from ..oci.reference import (
 )
 from ..outbound import outbound_guard, outbound_url_check
 from ..secret_box import SecretUnreadable, secret_open, secret_seal
+from .activity import activity_record
 from .health import region_health_check
 from .region_clients import region_client
 
@@ -141,7 +142,8 @@ def _target_tags(values, *, default_repository: str, reference: str) -> dict[str
 # ---- the service --------------------------------------------------------------------------
 
 
-def image_import(*, registry: Registry, source: dict, target_tags: list[str] | None = None) -> ReplicationJob:
+def image_import(*, registry: Registry, source: dict, target_tags: list[str] | None = None,
+                 actor=None) -> ReplicationJob:
     """Record an import of source into the registry's home region and queue it there (on commit).
 
     source: {"registry_url", "repository", "reference" (tag or digest), "username"?, "password"?}.
@@ -174,7 +176,13 @@ def image_import(*, registry: Registry, source: dict, target_tags: list[str] | N
         images=tuple(ImportTarget(repository=prefix + target, tags=tuple(tags)) for target, tags in targets.items()),
     )
     with transaction.atomic():
-        return job_record(spec=spec, replica=home)
+        job = job_record(spec=spec, replica=home)
+        # The source without its credentials: only whether there were any.
+        activity_record(registry=registry, actor=actor, action=ActivityAction.IMPORT_CREATE,
+                        target=import_description(spec),
+                        detail={"source_registry": url, "with_credentials": bool(username), "job": job.pk,
+                                "target_tags": [f"{target}:{tag}" for target, tags in targets.items() for tag in tags]})
+        return job
 
 
 def import_description(spec: ImportSpec) -> str:

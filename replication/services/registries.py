@@ -2,11 +2,12 @@ import re
 
 from django.db import IntegrityError, transaction
 
-from ..choices import ANONYMOUS_PULL_SKUS, RegistryRole, ReplicaStatus, SkuTier
+from ..choices import ANONYMOUS_PULL_SKUS, ActivityAction, RegistryRole, ReplicaStatus, SkuTier
 from ..exceptions import Conflict, InvalidInput, NotFound
 from ..dispatch import job_record
 from ..job_specs import PurgeSpec
 from ..models import Region, Registry, Replica, RoleAssignment, Sku
+from .activity import activity_record
 from .health import region_health_check
 from .regions import region_get
 from .webhooks import webhook_check_sku_limit
@@ -45,6 +46,7 @@ def registry_validate_name(name) -> str:
 
 
 def registry_create(*, name: str, sku: str, home_region: str, owner=None) -> Registry:
+    """The owner is also the actor of the record: whoever creates a registry owns it (None: the system)."""
     name = registry_validate_name(name)
     sku_obj = sku_get(name=sku)
     try:
@@ -66,12 +68,14 @@ def registry_create(*, name: str, sku: str, home_region: str, owner=None) -> Reg
                 RoleAssignment.objects.create(registry=registry, user=owner, role=RegistryRole.OWNER)
             # The home replica holds the registry's first copy: nothing to sync into it.
             Replica.objects.create(registry=registry, region=region, status=ReplicaStatus.READY)
+            activity_record(registry=registry, actor=owner, action=ActivityAction.REGISTRY_CREATE, target=region.name,
+                            detail={"sku": sku_obj.name, "home_region": region.name})
     except IntegrityError:
         raise Conflict(f"A registry named '{name}' already exists.", field="name") from None
     return registry
 
 
-def registry_change_sku(*, registry: Registry, sku: str) -> Registry:
+def registry_change_sku(*, registry: Registry, sku: str, actor=None) -> Registry:
     new_sku = sku_get(name=sku)
     if not new_sku.geo_replication:
         extra = registry.replicas.exclude(region=registry.home_region).select_related("region")
@@ -87,10 +91,14 @@ def registry_change_sku(*, registry: Registry, sku: str) -> Registry:
     rows = Registry.objects.filter(pk=registry.pk)
     if new_sku.name not in ANONYMOUS_PULL_SKUS:
         rows = rows.filter(anonymous_pull=False)  # so a concurrent switch-on cannot slip past the check
-    if not rows.update(sku=new_sku):
-        if Registry.objects.filter(pk=registry.pk).exists():
-            registry_check_anonymous_pull_sku(sku=new_sku, anonymous_pull=True)
-        raise NotFound(f"Registry '{registry.name}' does not exist.")
+    with transaction.atomic():
+        if not rows.update(sku=new_sku):
+            if Registry.objects.filter(pk=registry.pk).exists():
+                registry_check_anonymous_pull_sku(sku=new_sku, anonymous_pull=True)
+            raise NotFound(f"Registry '{registry.name}' does not exist.")
+        if new_sku.pk != registry.sku_id:
+            activity_record(registry=registry, actor=actor, action=ActivityAction.REGISTRY_SKU_CHANGE,
+                            detail={"sku": {"from": registry.sku.name, "to": new_sku.name}})
     registry.sku = new_sku
     return registry
 
@@ -105,44 +113,55 @@ def registry_check_anonymous_pull_sku(*, sku: Sku, anonymous_pull: bool) -> None
                        f"offer it. Turn anonymous pull off first.", field="sku")
 
 
-def registry_set_anonymous_pull(*, registry: Registry, enabled: bool) -> Registry:
+def registry_set_anonymous_pull(*, registry: Registry, enabled: bool, actor=None) -> Registry:
     if enabled and registry.sku.name not in ANONYMOUS_PULL_SKUS:
         raise Conflict(f"Anonymous pull is not available on the {registry.sku.name} SKU; "
                        f"change the registry to {_anonymous_pull_skus()} first.", field="anonymous_pull")
     rows = Registry.objects.filter(pk=registry.pk)
     if enabled:
         rows = rows.filter(sku__name__in=ANONYMOUS_PULL_SKUS)  # so a concurrent downgrade cannot slip past
-    if not rows.update(anonymous_pull=enabled):
-        current = Registry.objects.select_related("sku").filter(pk=registry.pk).first()
-        if current is None:
-            raise registry_not_found(name=registry.name)
-        return registry_set_anonymous_pull(registry=current, enabled=enabled)  # its SKU changed meanwhile
+    with transaction.atomic():
+        was_enabled = Registry.objects.filter(pk=registry.pk).values_list("anonymous_pull", flat=True).first()
+        if not rows.update(anonymous_pull=enabled):
+            current = Registry.objects.select_related("sku").filter(pk=registry.pk).first()
+            if current is None:
+                raise registry_not_found(name=registry.name)
+            # Its SKU changed meanwhile.
+            return registry_set_anonymous_pull(registry=current, enabled=enabled, actor=actor)
+        if was_enabled != enabled:
+            activity_record(registry=registry, actor=actor, action=ActivityAction.REGISTRY_ANONYMOUS_PULL,
+                            detail={"anonymous_pull": {"from": was_enabled, "to": enabled}})
     registry.anonymous_pull = enabled
     return registry
 
 
-def registry_update(*, registry: Registry, sku: str | None = None, anonymous_pull: bool | None = None) -> Registry:
+def registry_update(*, registry: Registry, sku: str | None = None, anonymous_pull: bool | None = None,
+                    actor=None) -> Registry:
     """A PATCH of several settings: all of them or none (turning anonymous pull off first lets a
     single request also move the registry to Basic)."""
     with transaction.atomic():
         if anonymous_pull is False:
-            registry = registry_set_anonymous_pull(registry=registry, enabled=False)
+            registry = registry_set_anonymous_pull(registry=registry, enabled=False, actor=actor)
         if sku is not None:
-            registry = registry_change_sku(registry=registry, sku=sku)
+            registry = registry_change_sku(registry=registry, sku=sku, actor=actor)
         if anonymous_pull is True:
-            registry = registry_set_anonymous_pull(registry=registry, enabled=True)
+            registry = registry_set_anonymous_pull(registry=registry, enabled=True, actor=actor)
     return registry
 
 
-def registry_delete(*, registry: Registry) -> None:
+def registry_delete(*, registry: Registry, actor=None) -> None:
     """Delete the registry and purge its repositories in every region that has a data plane.
 
     Every deployed region, not only those that held a replica: content pushed straight into a
     region's registry (or left by a replica deleted long ago) must not outlive the registry.
-    The purge jobs are recorded before the row goes, and keep their history without it.
+    The purge jobs are recorded before the row goes, and keep their history without it; so does
+    the activity log (its records keep the registry's name).
     """
     prefix = registry.repository_prefix
     with transaction.atomic():
+        replicas = sorted(registry.replicas.values_list("region__name", flat=True))
+        activity_record(registry=registry, actor=actor, action=ActivityAction.REGISTRY_DELETE,
+                        detail={"sku": registry.sku.name, "replicas": replicas})
         for region in Region.objects.exclude(endpoint=""):
             job_record(spec=PurgeSpec(repository_prefix=prefix), registry=registry, region=region)
         registry.delete()

@@ -1,11 +1,12 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..choices import WHOLE_REPLICA_JOB_KINDS, JobState, ReplicaStatus
+from ..choices import WHOLE_REPLICA_JOB_KINDS, ActivityAction, JobState, ReplicaStatus
 from ..exceptions import Conflict, NotFound
 from ..models import Registry, Replica, ReplicationJob
 from ..dispatch import job_record
 from ..job_specs import InitialSyncSpec, PurgeSpec, ResyncSpec
+from .activity import activity_record
 from .health import region_health_check
 from .regions import region_get
 
@@ -18,7 +19,7 @@ def replica_get(*, registry: Registry, region: str) -> Replica:
         raise NotFound(f"Registry '{registry.name}' has no replica in '{region_obj.name}'.") from None
 
 
-def replica_create(*, registry: Registry, region: str) -> tuple[Replica, ReplicationJob]:
+def replica_create(*, registry: Registry, region: str, actor=None) -> tuple[Replica, ReplicationJob]:
     """Record a replica (creating) and its initial sync job in one transaction; the task is sent on commit."""
     region_obj = region_get(name=region)
     if not registry.sku.geo_replication:
@@ -44,19 +45,27 @@ def replica_create(*, registry: Registry, region: str) -> tuple[Replica, Replica
                 status_message="Waiting for the initial sync.", status_changed_at=timezone.now(),
             )
             job = job_record(spec=InitialSyncSpec(), replica=replica)
+            activity_record(registry=registry, actor=actor, action=ActivityAction.REPLICA_CREATE,
+                            target=region_obj.name, detail={"job": job.pk})
     except IntegrityError:
         raise Conflict(f"Registry '{registry.name}' already has a replica in '{region_obj.name}'.",
                        field="region") from None
     return replica, job
 
 
-def replica_set_endpoint_enabled(*, replica: Replica, enabled: bool) -> Replica:
-    Replica.objects.filter(pk=replica.pk).update(region_endpoint_enabled=enabled, updated_at=timezone.now())
+def replica_set_endpoint_enabled(*, replica: Replica, enabled: bool, actor=None) -> Replica:
+    with transaction.atomic():
+        was_enabled = Replica.objects.filter(pk=replica.pk).values_list("region_endpoint_enabled", flat=True).first()
+        Replica.objects.filter(pk=replica.pk).update(region_endpoint_enabled=enabled, updated_at=timezone.now())
+        if was_enabled is not None and was_enabled != enabled:
+            activity_record(registry=replica.registry, actor=actor, action=ActivityAction.REPLICA_ROUTING,
+                            target=replica.region.name,
+                            detail={"region_endpoint_enabled": {"from": was_enabled, "to": enabled}})
     replica.region_endpoint_enabled = enabled
     return replica
 
 
-def replica_delete(*, replica: Replica) -> None:
+def replica_delete(*, replica: Replica, actor=None) -> None:
     """Mark the replica deleting; a purge job in its region removes the content, then the row."""
     if replica.is_home:
         raise Conflict(f"The home replica in '{replica.region.name}' cannot be deleted; delete the registry instead.")
@@ -68,11 +77,13 @@ def replica_delete(*, replica: Replica) -> None:
         if not updated:
             raise Conflict(f"The replica in '{replica.region.name}' is already being deleted.")
         replica.status = ReplicaStatus.DELETING
-        job_record(spec=PurgeSpec(repository_prefix=replica.registry.repository_prefix, remove_replica=True),
-                   replica=replica)
+        job = job_record(spec=PurgeSpec(repository_prefix=replica.registry.repository_prefix, remove_replica=True),
+                         replica=replica)
+        activity_record(registry=replica.registry, actor=actor, action=ActivityAction.REPLICA_DELETE,
+                        target=replica.region.name, detail={"job": job.pk})
 
 
-def replica_resync(*, replica: Replica) -> ReplicationJob:
+def replica_resync(*, replica: Replica, actor=None) -> ReplicationJob:
     """Queue a full sync of a replica again (after a failure, or to check it is level); one at a time."""
     if replica.is_home:
         raise Conflict(f"The home replica in '{replica.region.name}' is the source of every sync; "
@@ -89,5 +100,7 @@ def replica_resync(*, replica: Replica) -> ReplicationJob:
         Replica.objects.filter(pk=replica.pk).update(
             status=ReplicaStatus.SYNCING, status_message="Waiting for the sync.", status_changed_at=timezone.now())
         job = job_record(spec=ResyncSpec(), replica=replica)
+        activity_record(registry=replica.registry, actor=actor, action=ActivityAction.REPLICA_RESYNC,
+                        target=replica.region.name, detail={"job": job.pk})
     replica.status = ReplicaStatus.SYNCING
     return job

@@ -36,7 +36,6 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -46,7 +45,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..choices import WEBHOOK_SUBSCRIBABLE_ACTIONS, ReplicaStatus, WebhookAction, WebhookDeliveryState
+from ..choices import (
+    WEBHOOK_SUBSCRIBABLE_ACTIONS,
+    ActivityAction,
+    ReplicaStatus,
+    WebhookAction,
+    WebhookDeliveryState,
+)
 from ..exceptions import Conflict, InvalidInput, NotFound
 from ..models import Registry, Replica, Sku, Webhook, WebhookDelivery
 from ..dispatch import DELIVER_WEBHOOK_TASK, task_send_on_commit
@@ -55,6 +60,7 @@ from ..retry import retry_policy
 from ..queues import region_queue
 from ..oci.outbound import OutboundAddressRefused, guarded_transport
 from ..outbound import outbound_guard, outbound_url_check
+from .activity import activity_record, url_origin
 from .regions import region_get
 
 WEBHOOK_NAME_RE = re.compile(r"^[A-Za-z0-9]{5,50}$")
@@ -105,9 +111,7 @@ def webhook_panel(*, registry: Registry, deliveries_per_webhook: int = 5) -> lis
 
 def webhook_service_uri_host(webhook: Webhook) -> str:
     """What the API and the page show instead of the write-only service URI: scheme and host[:port]."""
-    parts = urlsplit(webhook.service_uri)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
+    return url_origin(webhook.service_uri)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -262,7 +266,7 @@ WEBHOOK_FIELD_VALIDATORS = {
 
 
 def webhook_create(*, registry: Registry, name, region, service_uri, actions, secret, scope="",
-                   custom_headers=None, enabled=True) -> Webhook:
+                   custom_headers=None, enabled=True, actor=None) -> Webhook:
     name = webhook_validate_name(name)
     given = {"service_uri": service_uri, "actions": actions, "scope": scope, "custom_headers": custom_headers,
              "secret": secret, "enabled": enabled}
@@ -277,13 +281,16 @@ def webhook_create(*, registry: Registry, name, region, service_uri, actions, se
             if Webhook.objects.filter(registry=registry, name__iexact=name).exists():
                 raise Conflict(f"Registry '{registry.name}' already has a webhook named '{name}'.", field="name")
             webhook_check_sku_limit(registry=locked, sku=locked.sku, adding=1)
-            return Webhook.objects.create(registry=locked, name=name, region=region_obj, **fields)
+            webhook = Webhook.objects.create(registry=locked, name=name, region=region_obj, **fields)
+            activity_record(registry=locked, actor=actor, action=ActivityAction.WEBHOOK_CREATE, target=name,
+                            detail=webhook_activity_values(webhook))
+            return webhook
     except IntegrityError:
         raise Conflict(f"Registry '{registry.name}' already has a webhook named '{name}'.", field="name") from None
 
 
 def webhook_update(*, webhook: Webhook, region=_UNSET, service_uri=_UNSET, actions=_UNSET, scope=_UNSET,
-                   custom_headers=_UNSET, secret=_UNSET, enabled=_UNSET) -> Webhook:
+                   custom_headers=_UNSET, secret=_UNSET, enabled=_UNSET, actor=None) -> Webhook:
     """Change any of the given fields; the name is the webhook's identity and cannot change.
 
     A new service URI drops the custom headers (often credentials for the old receiver) unless they are
@@ -300,23 +307,46 @@ def webhook_update(*, webhook: Webhook, region=_UNSET, service_uri=_UNSET, actio
         changes.setdefault("custom_headers", {})
     if region is not _UNSET:
         changes["region"] = webhook_resolve_region(registry=webhook.registry, region=region)
+    before = webhook_activity_values(webhook)
+    secret_changed = changes.get("secret", webhook.secret) != webhook.secret
     for name, value in changes.items():
         setattr(webhook, name, value)
     if changes:
-        webhook.save(update_fields=[*changes, "updated_at"])
+        with transaction.atomic():
+            webhook.save(update_fields=[*changes, "updated_at"])
+            after = webhook_activity_values(webhook)
+            detail = {key: {"from": before[key], "to": after[key]} for key in after if after[key] != before[key]}
+            if secret_changed:
+                detail["new_secret"] = True  # that it changed, never the value
+            if detail:
+                activity_record(registry=webhook.registry, actor=actor, action=ActivityAction.WEBHOOK_UPDATE,
+                                target=webhook.name, detail=detail)
     return webhook
 
 
-def webhook_delete(*, webhook: Webhook) -> None:
+def webhook_activity_values(webhook: Webhook) -> dict:
+    """What the activity log may keep of a webhook: no secret, no header values, the service URI's origin only."""
+    return {"region": webhook.region.name, "service_uri_host": webhook_service_uri_host(webhook),
+            "actions": list(webhook.actions), "scope": webhook.scope, "enabled": webhook.enabled,
+            "custom_header_names": sorted(webhook.custom_headers)}
+
+
+def webhook_delete(*, webhook: Webhook, actor=None) -> None:
     """Delete the webhook and its delivery log; queued attempts find no row and do nothing."""
-    webhook.delete()
+    with transaction.atomic():
+        activity_record(registry=webhook.registry, actor=actor, action=ActivityAction.WEBHOOK_DELETE,
+                        target=webhook.name, detail={"region": webhook.region.name})
+        webhook.delete()
 
 
-def webhook_ping(*, webhook: Webhook) -> WebhookDelivery:
+def webhook_ping(*, webhook: Webhook, actor=None) -> WebhookDelivery:
     """Queue a ping delivery (sent even when the webhook is disabled: it tests the receiver)."""
     with transaction.atomic():
-        return _delivery_queue(webhook, event_id=uuid.uuid4(), action=WebhookAction.PING, timestamp=timezone.now(),
-                               target={})
+        delivery = _delivery_queue(webhook, event_id=uuid.uuid4(), action=WebhookAction.PING,
+                                   timestamp=timezone.now(), target={})
+        activity_record(registry=webhook.registry, actor=actor, action=ActivityAction.WEBHOOK_PING,
+                        target=webhook.name, detail={"delivery": delivery.pk})
+        return delivery
 
 
 def webhook_scope_matches(scope: str, *, repository: str, tag: str | None) -> bool:

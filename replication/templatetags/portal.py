@@ -19,6 +19,7 @@ from ..choices import (
     ReplicaStatus,
     WebhookDeliveryState,
 )
+from ..services.activity import activity_summary as _activity_summary
 
 register = template.Library()
 
@@ -88,3 +89,9 @@ def ago(moment) -> str:
     if timezone.now() - moment < timedelta(minutes=1):
         return "just now"
     return f"{timesince(moment)} ago"
+
+
+@register.filter
+def activity_summary(record) -> str:
+    """The record's old → new values as one line of plain text (escaped by the template)."""
+    return _activity_summary(record)
