@@ -6,3 +6,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.endpoint_settings")
 
 application = get_wsgi_application()
+
+from replication.oci import tune_socket_reads  # noqa: E402  (after Django is set up)
+
+tune_socket_reads()  # relayed blobs are read from the region 256 KiB at a time

@@ -207,6 +207,8 @@ REPLICATION_CREDENTIALS_MAX_AGE = int(os.environ.get("REPLICATION_CREDENTIALS_MA
 
 # The global endpoint (`manage.py run_endpoint`): one /v2/ login server for every region.
 GLOBAL_ENDPOINT_URL = os.environ.get("GLOBAL_ENDPOINT_URL", "http://127.0.0.1:5100")
+# A host pinned to one replica, "{name}.{region}.geo.example.com"; empty: the region's registry host itself.
+REGIONAL_ENDPOINT_TEMPLATE = os.environ.get("REGIONAL_ENDPOINT_TEMPLATE", "")
 # "CIDR=region,CIDR=region": which region a client is in, by its address (most specific network wins).
 CLIENT_NETWORKS = os.environ.get("CLIENT_NETWORKS", "")
 # The region of a client outside every CLIENT_NETWORKS entry; empty: the registry's home region.

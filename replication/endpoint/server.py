@@ -13,7 +13,8 @@ def endpoint_argv(*, binds=None, workers: int = 2, threads: int = 16) -> list[st
     binds = binds or [urlsplit(settings.GLOBAL_ENDPOINT_URL).netloc]
     argv = [sys.executable, "-m", "gunicorn", "portal.endpoint_wsgi:application", "--worker-class", "gthread",
             "--workers", str(workers), "--threads", str(threads), "--chdir", str(settings.BASE_DIR),
-            "--access-logfile", "-", "--graceful-timeout", "5", "--timeout", "120"]
+            "--access-logfile", "-", "--graceful-timeout", "5", "--timeout", "120",
+            "--no-control-socket"]  # several endpoints on one machine would share one socket path
     for bind in binds:
         argv += ["--bind", bind]
     return argv
