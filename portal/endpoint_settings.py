@@ -7,3 +7,5 @@ MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
 APPEND_SLASH = False
 # Manifest PUTs and monolithic upload POSTs are read whole (Distribution caps manifests at 4 MiB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
+# Every request reads routing state: keep each thread's connection instead of opening one per request.
+DATABASES["default"]["CONN_MAX_AGE"] = 300  # noqa: F405

@@ -220,6 +220,8 @@ ROUTING_FAILBACK_COOLDOWN = float(os.environ.get("ROUTING_FAILBACK_COOLDOWN", "3
 # One relayed request to a region (connect, read); a dead region fails over after the connect timeout.
 ENDPOINT_UPSTREAM_CONNECT_TIMEOUT = float(os.environ.get("ENDPOINT_UPSTREAM_CONNECT_TIMEOUT", "1.0"))
 ENDPOINT_UPSTREAM_TIMEOUT = float(os.environ.get("ENDPOINT_UPSTREAM_TIMEOUT", "30"))
+# Routing counters are summed in memory and written at most this often (seconds; 0: every decision).
+ROUTING_COUNTER_FLUSH_SECONDS = float(os.environ.get("ROUTING_COUNTER_FLUSH_SECONDS", "2"))
 # Blob downloads through the global endpoint: "relay" (ask the chosen region; pass on its 307 when its storage
 # redirects to a data endpoint, else stream its bytes) or "redirect" (always 307 to the region's registry URL:
 # only for data endpoints that need no bearer, because OCI clients drop Authorization on a cross-origin redirect).

@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import math
+import threading
+import time
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -227,13 +230,40 @@ def routed_push_record(*, registry: Registry, region: Region, repository: str, t
 # ---- counters ---------------------------------------------------------------------------------
 
 
+_pending_counts: Counter = Counter()
+_pending_lock = threading.Lock()
+_last_flush = [0.0]
+
+
 def routing_count(*, region: Region, decision: RoutingDecision) -> None:
-    """One conditional UPDATE per decision; the row is created the first time."""
-    if not RoutingCounter.objects.filter(region=region, decision=decision).update(count=F("count") + 1):
-        counter, created = RoutingCounter.objects.get_or_create(region=region, decision=decision,
-                                                                defaults={"count": 1})
-        if not created:
-            RoutingCounter.objects.filter(pk=counter.pk).update(count=F("count") + 1)
+    """Count one decision. Kept in memory and written at most every ROUTING_COUNTER_FLUSH_SECONDS (one
+    UPDATE per region and decision), so a busy endpoint does not take the database's write lock per request."""
+    with _pending_lock:
+        _pending_counts[(region.pk, str(decision))] += 1
+        due = time.monotonic() - _last_flush[0] >= settings.ROUTING_COUNTER_FLUSH_SECONDS
+        if due:
+            batch = dict(_pending_counts)
+            _pending_counts.clear()
+            _last_flush[0] = time.monotonic()
+    if due:
+        _counts_write(batch)
+
+
+def routing_counts_flush() -> None:
+    """Write what is still in memory (at process exit)."""
+    with _pending_lock:
+        batch = dict(_pending_counts)
+        _pending_counts.clear()
+    _counts_write(batch)
+
+
+def _counts_write(batch: dict) -> None:
+    for (region_id, decision), count in batch.items():
+        if not RoutingCounter.objects.filter(region_id=region_id, decision=decision).update(count=F("count") + count):
+            counter, created = RoutingCounter.objects.get_or_create(region_id=region_id, decision=decision,
+                                                                    defaults={"count": count})
+            if not created:
+                RoutingCounter.objects.filter(pk=counter.pk).update(count=F("count") + count)
 
 
 def routing_counters(*, regions=None) -> dict[str, dict[str, int]]:

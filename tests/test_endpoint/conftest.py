@@ -34,7 +34,9 @@ class EndpointProcess:
         self.env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "PORTAL_BASE_URL": portal_url,
                     "CLIENT_NETWORKS": CLIENT_NETWORKS, "CLIENT_DEFAULT_REGION": "westus",
                     "ROUTING_FAILBACK_COOLDOWN": str(cooldown), "ENDPOINT_UPSTREAM_CONNECT_TIMEOUT": "0.5",
-                    "DJANGO_SETTINGS_MODULE": "portal.endpoint_settings", "PYTHONUNBUFFERED": "1", **settings_env}
+                    "DJANGO_SETTINGS_MODULE": "portal.endpoint_settings", "PYTHONUNBUFFERED": "1",
+                    "ROUTING_COUNTER_FLUSH_SECONDS": "0",  # the tests read the counters right after a request
+                    **settings_env}
         self.popen = None
 
     def start(self):

@@ -93,11 +93,13 @@ def test_a_tag_whose_latest_digest_was_deleted_resolves_to_nothing(contoso):
     assert routing.tag_latest_push(registry=contoso, repository="contoso/app", tag="1.0") is None
 
 
-def test_each_routing_decision_is_counted_per_region(contoso):
+def test_each_routing_decision_is_counted_per_region(contoso, settings):
+    settings.ROUTING_COUNTER_FLUSH_SECONDS = 3600  # held in memory until flushed
     westus = Region.objects.get(name="westus")
     for _ in range(3):
         routing.routing_count(region=westus, decision=RoutingDecision.SERVED)
     routing.routing_count(region=westus, decision=RoutingDecision.FAILED_OVER)
+    routing.routing_counts_flush()
     assert routing.routing_counters()["westus"] == {"served": 3, "redirected": 0, "failed_over": 1,
                                                     "stale_avoided": 0}
 
