@@ -20,7 +20,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..choices import (
-    ImageReplicationStatus,
     RegionHealthState,
     RegistryEventAction,
     ReplicaStatus,
@@ -29,7 +28,6 @@ from ..choices import (
 )
 from ..exceptions import InvalidInput, NotFound
 from ..models import (
-    ImageReplication,
     Region,
     RegionHealth,
     Registry,
@@ -213,13 +211,6 @@ def tag_latest_push(*, registry: Registry, repository: str, tag: str) -> TagHead
                                            action=RegistryEventAction.DELETE, from_replication=False,
                                            timestamp__gt=head.pushed_at).exists()
     return None if deleted else head
-
-
-def regions_holding(*, registry: Registry, repository: str, digest: str) -> set[int]:
-    """Region ids where the per-image status says this digest is complete."""
-    return set(ImageReplication.objects.filter(registry=registry, repository=repository, digest=digest,
-                                               status=ImageReplicationStatus.COMPLETE)
-               .values_list("region_id", flat=True))
 
 
 def routed_push_record(*, registry: Registry, region: Region, repository: str, tag: str, digest: str) -> RoutedPush:

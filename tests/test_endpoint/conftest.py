@@ -9,7 +9,6 @@ import tarfile
 from pathlib import Path
 
 import httpx
-import pytest
 
 from replication.dataplane import find_free_port
 from replication.endpoint.server import endpoint_argv
