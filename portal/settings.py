@@ -262,3 +262,25 @@ REGISTRY_TOKEN_LIFETIME = int(os.environ.get("REGISTRY_TOKEN_LIFETIME", "300")) 
 # The replication engine's identity: credentials minted per copy, valid this long (a queued job may wait).
 REPLICATION_IDENTITY = "georegistry-replication"
 REPLICATION_CREDENTIALS_MAX_AGE = int(os.environ.get("REPLICATION_CREDENTIALS_MAX_AGE", str(24 * 3600)))
+
+# The global endpoint (`manage.py run_endpoint`): one /v2/ login server for every region.
+GLOBAL_ENDPOINT_URL = os.environ.get("GLOBAL_ENDPOINT_URL", "http://127.0.0.1:5100")
+# A host pinned to one replica, "{name}.{region}.geo.example.com"; empty: the region's registry host itself.
+REGIONAL_ENDPOINT_TEMPLATE = os.environ.get("REGIONAL_ENDPOINT_TEMPLATE", "")
+# "CIDR=region,CIDR=region": which region a client is in, by its address (most specific network wins).
+CLIENT_NETWORKS = os.environ.get("CLIENT_NETWORKS", "")
+# The region of a client outside every CLIENT_NETWORKS entry; empty: the registry's home region.
+CLIENT_DEFAULT_REGION = os.environ.get("CLIENT_DEFAULT_REGION", "")
+# Peers (CIDRs) whose X-Forwarded-For is believed (its first hop); anyone else could forge it.
+TRUSTED_PROXIES = os.environ.get("TRUSTED_PROXIES", "")
+# A region that came back up takes traffic again only after being up this long (seconds).
+ROUTING_FAILBACK_COOLDOWN = float(os.environ.get("ROUTING_FAILBACK_COOLDOWN", "30"))
+# One relayed request to a region (connect, read); a dead region fails over after the connect timeout.
+ENDPOINT_UPSTREAM_CONNECT_TIMEOUT = float(os.environ.get("ENDPOINT_UPSTREAM_CONNECT_TIMEOUT", "1.0"))
+ENDPOINT_UPSTREAM_TIMEOUT = float(os.environ.get("ENDPOINT_UPSTREAM_TIMEOUT", "30"))
+# Routing counters are summed in memory and written at most this often (seconds; 0: every decision).
+ROUTING_COUNTER_FLUSH_SECONDS = float(os.environ.get("ROUTING_COUNTER_FLUSH_SECONDS", "2"))
+# Blob downloads through the global endpoint: "relay" (ask the chosen region; pass on its 307 when its storage
+# redirects to a data endpoint, else stream its bytes) or "redirect" (always 307 to the region's registry URL:
+# only for data endpoints that need no bearer, because OCI clients drop Authorization on a cross-origin redirect).
+ENDPOINT_BLOB_DOWNLOADS = os.environ.get("ENDPOINT_BLOB_DOWNLOADS", "relay")

@@ -266,3 +266,25 @@ class ActivityActorKind(models.TextChoices):
 
     USER = "user", "User"
     SYSTEM = "system", "System"
+
+
+# The global endpoint
+
+
+class RoutingDecision(models.TextChoices):
+    """What the global endpoint did with one request, counted per region (the metrics of routing)."""
+
+    SERVED = "served", "Served"  # answered from the client's nearest routable replica
+    REDIRECTED = "redirected", "Redirected"  # a blob download sent (307) to the region's data endpoint
+    FAILED_OVER = "failed_over", "Failed over"  # the nearer region failed mid-request; this one answered
+    STALE_AVOIDED = "stale_avoided", "Stale avoided"  # a nearer region lacked the content or the tag's latest digest
+
+
+class RoutingExclusion(models.TextChoices):
+    """Why a replica takes no traffic from the global endpoint now."""
+
+    ROUTING_OFF = "routing off", "Routing off"  # region_endpoint_enabled is off (or no data plane)
+    UNHEALTHY = "unhealthy", "Unhealthy"
+    COOLING_DOWN = "cooling down", "Cooling down"  # healthy again, but not for long enough
+    CATCHING_UP = "catching up", "Catching up"  # degraded: images pending
+    NOT_READY = "not ready", "Not ready"  # creating, syncing, failed, deleting

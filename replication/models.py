@@ -14,6 +14,7 @@ from .choices import (
     RegistryEventAction,
     RegistryRole,
     ReplicaStatus,
+    RoutingDecision,
     SkuTier,
     WebhookAction,
     WebhookDeliveryState,
@@ -412,3 +413,39 @@ class ActivityRecord(models.Model):
 
     def __str__(self):
         return f"{self.registry_name}: {self.action} {self.target} by {self.actor_name or self.actor_kind}"
+
+
+class RoutedPush(models.Model):
+    """A tag push the global endpoint forwarded and the region accepted.
+
+    Known the moment the region answers 201, before the region's own event reaches the portal,
+    so a pull right after a push through the endpoint resolves the tag to the new digest.
+    """
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="routed_pushes")
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    repository = models.CharField(max_length=255)
+    tag = models.CharField(max_length=128)
+    digest = models.CharField(max_length=100)
+    pushed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-pushed_at", "-id"]
+        indexes = [models.Index(fields=["registry", "repository", "tag", "pushed_at"], name="routed_push_tag")]
+
+    def __str__(self):
+        return f"{self.repository}:{self.tag}@{self.digest[:19]} via {self.region_id}"
+
+
+class RoutingCounter(models.Model):
+    """How many requests of one kind the global endpoint routed to one region (one UPDATE each)."""
+
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="routing_counters")
+    decision = models.CharField(max_length=20, choices=RoutingDecision.choices)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["region", "decision"], name="routing_counter_unique")]
+
+    def __str__(self):
+        return f"{self.region_id} {self.decision}: {self.count}"

@@ -6,10 +6,11 @@ from django.conf import settings
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from .choices import ACCESS_ACTIVITY_ACTIONS, ActivityAction, RegionState, RegistryPermission
+from .choices import ACCESS_ACTIVITY_ACTIONS, ActivityAction, RegionState, RegistryPermission, RoutingDecision
 from .exceptions import InvalidInput
 from .models import ActivityRecord, Region, Registry, Replica, ReplicationJob
 from .pricing import monthly_cost
+from .services import routing
 from .services.access import registries_visible_to, registry_has_permission
 from .services.regions import region_availability
 
@@ -71,22 +72,39 @@ def registry_map_state(*, registry: Registry) -> list[RegionView]:
 
 
 def registry_login_server(registry: Registry) -> str:
-    """The name clients log in to: a configured global name, or else the home region's registry host."""
+    """The name clients log in to: a configured global name, else the global endpoint's host, else the home
+    region's registry host."""
     if settings.REGISTRY_LOGIN_SERVER_TEMPLATE:
         return settings.REGISTRY_LOGIN_SERVER_TEMPLATE.format(name=registry.name)
+    if settings.GLOBAL_ENDPOINT_URL:
+        return urlsplit(settings.GLOBAL_ENDPOINT_URL).netloc
     return urlsplit(registry.home_region.endpoint).netloc
 
 
+def replica_regional_endpoint(replica: Replica) -> str:
+    """A host pinned to one replica (ACR's <name>.<region>.geo.azurecr.io): REGIONAL_ENDPOINT_TEMPLATE, or
+    locally the region's own registry, which speaks /v2/ with the same tokens."""
+    if settings.REGIONAL_ENDPOINT_TEMPLATE:
+        return settings.REGIONAL_ENDPOINT_TEMPLATE.format(name=replica.registry.name, region=replica.region.name)
+    return urlsplit(replica.region.endpoint).netloc
+
+
 def registry_endpoints(*, registry: Registry) -> dict:
-    """Like `az acr show-endpoints`: the login server and each replica region's registry base URL."""
-    login_server_host = registry_login_server(registry)
-    replicas = Replica.objects.filter(registry=registry).select_related("region").order_by("region__name")
+    """Like `az acr show-endpoints`: the login server, each replica's regional and data endpoint, and whether
+    each replica takes the global endpoint's traffic now (and why not), with its routing counters."""
+    routes = routing.registry_routes(registry=registry)
+    counters = routing.routing_counters(regions=[route.region for route in routes])
+    served = [route for route in sorted(routes, key=lambda r: r.region.name)
+              if route.replica.region_endpoint_enabled and route.region.endpoint]
     return {
-        "login_server": login_server_host,
-        "data_endpoints": [
-            {"region": r.region.name, "endpoint": r.region.endpoint}
-            for r in replicas
-            if r.region_endpoint_enabled and r.region.endpoint
+        "login_server": registry_login_server(registry),
+        "regional_endpoints": [{"region": r.region.name, "endpoint": replica_regional_endpoint(r.replica)}
+                               for r in served],
+        "data_endpoints": [{"region": r.region.name, "endpoint": r.region.endpoint} for r in served],
+        "routing": [
+            {"region": r.region.name, "takes_traffic": r.takes_traffic, "reason": r.reason,
+             "counters": counters.get(r.region.name, {d.value: 0 for d in RoutingDecision})}
+            for r in sorted(routes, key=lambda r: r.region.name)
         ],
     }
 

@@ -115,6 +115,7 @@ class RegistryDetailView(LoginRequiredMixin, View):
             "registry": registry,
             "replicas": replicas,
             "login_server": selectors.registry_login_server(registry),
+            "endpoints": selectors.registry_endpoints(registry=registry),
             "monthly_cost": selectors.registry_monthly_cost(registry, region_count=len(replicas)),
             "sku_options": sku_options(registry=registry, region_count=len(replicas)),
             "image_matrix": registry_image_matrix(registry=registry),  # replication/_image_matrix.html

@@ -139,6 +139,22 @@ class DataEndpointSerializer(serializers.Serializer):
     endpoint = serializers.URLField()
 
 
+class RegionalEndpointSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    endpoint = serializers.CharField(help_text="host[:port] pinned to this replica")
+
+
+class RoutingStateSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    takes_traffic = serializers.BooleanField()
+    reason = serializers.CharField(help_text="routing off | unhealthy | cooling down | catching up | not ready; "
+                                             "empty when it takes traffic")
+    counters = serializers.DictField(child=serializers.IntegerField(),
+                                     help_text="served, redirected, failed_over, stale_avoided (all registries)")
+
+
 class EndpointsSerializer(serializers.Serializer):
     login_server = serializers.CharField()
+    regional_endpoints = RegionalEndpointSerializer(many=True)
     data_endpoints = DataEndpointSerializer(many=True)
+    routing = RoutingStateSerializer(many=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import jwt
 from django.conf import settings
 
-from .keys import active_signing_key
+from .keys import STATE_NAME, active_signing_key, libtrust_key_id, signing_dir, trusted_certificates
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,43 @@ def registry_token_sign(*, subject: str, access: list[dict], now: dt.datetime | 
     }
     token = jwt.encode(claims, key.private_key, algorithm="ES256", headers={"kid": key.kid})
     return IssuedToken(token=token, expires_in=lifetime, issued_at=now)
+
+
+class InvalidToken(Exception):
+    """A bearer the registries would refuse: unknown key, bad signature, wrong audience or issuer, expired."""
+
+
+_verification_keys: dict[tuple, dict] = {}
+
+
+def _trusted_public_keys() -> dict:
+    """{kid: public key} of every trusted certificate, re-read only when a rotation changes the state file."""
+    state_path = signing_dir() / STATE_NAME
+    active_signing_key()  # creates the first key when there is none
+    cache_key = (str(state_path), state_path.stat().st_mtime_ns)
+    keys = _verification_keys.get(cache_key)
+    if keys is None:
+        keys = {libtrust_key_id(cert.public_key()): cert.public_key() for cert in trusted_certificates()}
+        _verification_keys.clear()
+        _verification_keys[cache_key] = keys
+    return keys
+
+
+def registry_token_verify(token: str) -> dict:
+    """The claims of a registry token, checked as a regional registry checks them (kid, signature,
+    `aud`, `iss`, `exp`, `nbf`); raises InvalidToken otherwise."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid", "")
+        key = _trusted_public_keys().get(kid)
+        if key is None:
+            raise InvalidToken("signed by an untrusted key")
+        return jwt.decode(token, key, algorithms=["ES256"], audience=settings.TOKEN_SERVICE_NAME,
+                          issuer=settings.TOKEN_ISSUER, options={"require": ["exp", "aud", "iss"]})
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from None
+
+
+def token_grants(claims: dict, *, repository: str, action: str) -> bool:
+    """True when the token's `access` allows `action` on `repository`."""
+    return any(entry.get("type") == "repository" and entry.get("name") == repository
+               and action in (entry.get("actions") or []) for entry in claims.get("access") or [])

@@ -1,3 +1,4 @@
+import os
 import secrets
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from portal.local_secrets import private_dir_ensure, private_file_create
 from replication.demo import demo_registry_seed
+from replication.endpoint.server import endpoint_argv
 from replication.local_fleet import LocalFleet
 from replication.management.commands.run_worker import worker_argv
 
@@ -69,20 +71,26 @@ class Command(BaseCommand):
             for process in fleet.start():
                 self.stdout.write(f"region {process.name:<15} registry at {process.url}")
             logs = private_dir_ensure(settings.VAR_DIR / "logs")
-            for name, argv in [
-                ("worker", worker_argv(regions=fleet.names, concurrency=2)),
+            # The login server's token challenge names the portal this command serves.
+            endpoint_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.endpoint_settings",
+                            "PORTAL_BASE_URL": f"http://{addr}"}
+            for name, argv, env in [
+                ("worker", worker_argv(regions=fleet.names, concurrency=2), None),
                 ("beat", [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
-                          "-s", str(settings.VAR_DIR / "celerybeat-schedule")]),
-                ("portal", [sys.executable, "manage.py", "runserver", addr, "--noreload"]),
+                          "-s", str(settings.VAR_DIR / "celerybeat-schedule")], None),
+                ("portal", [sys.executable, "manage.py", "runserver", addr, "--noreload"], None),
+                ("endpoint", endpoint_argv(), endpoint_env),
             ]:
                 log = open(logs / f"{name}.log", "ab")
-                children.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR))
+                children.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
+                                                 env=env))
             if not no_demo:
                 wait_for_portal(f"http://{addr}")  # the regions ask it for tokens, the demo's pushes too
                 summary = demo_registry_seed(owner_username=username)
                 self.stdout.write(summary)
             self.stdout.write(self.style.SUCCESS(
-                f"\nPortal:   http://{addr}/registries/\nAPI docs: http://{addr}/api/docs/\n"
+                f"\nPortal:   http://{addr}/registries/\nLogin server (global endpoint): {settings.GLOBAL_ENDPOINT_URL}\n"
+                f"API docs: http://{addr}/api/docs/\n"
                 f"Admin:    {username} / {password}\nAPI token: {token}\nLogs:     {logs}\n"
                 "Press Ctrl-C to stop everything."
             ))
@@ -101,4 +109,4 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     child.kill()
             fleet.stop()
-            self.stdout.write("Stopped the portal, the worker, beat and the regional registries.")
+            self.stdout.write("Stopped the portal, the global endpoint, the worker, beat and the regional registries.")

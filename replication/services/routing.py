@@ -1,0 +1,268 @@
+"""The global endpoint's rules: which region a client is in, which replicas take its traffic, in what
+order, which digest a tag stands for, and the counters of what was decided.
+
+Everything here reads recorded state (replica status, `RegionHealth`, events); nothing probes the
+network, so a dead region costs a routing decision nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import math
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from ..choices import (
+    RegionHealthState,
+    RegistryEventAction,
+    ReplicaStatus,
+    RoutingDecision,
+    RoutingExclusion,
+)
+from ..exceptions import InvalidInput, NotFound
+from ..models import (
+    Region,
+    RegionHealth,
+    Registry,
+    RegistryEvent,
+    Replica,
+    RoutedPush,
+    RoutingCounter,
+)
+
+EARTH_RADIUS_KM = 6371.0
+ROUTABLE_STATUSES = frozenset({ReplicaStatus.READY, ReplicaStatus.DEGRADED})
+
+
+# ---- the client's region --------------------------------------------------------------------
+
+
+def _networks_parse(text: str, *, with_region: bool) -> list:
+    entries = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        cidr, _, region = item.partition("=")
+        try:
+            network = ipaddress.ip_network(cidr.strip(), strict=False)
+        except ValueError:
+            raise InvalidInput(f"'{cidr}' is not a network (CIDR).") from None
+        if with_region and not region.strip():
+            raise InvalidInput(f"'{item}' names no region (CIDR=region).")
+        entries.append((network, region.strip()) if with_region else network)
+    return entries
+
+
+@lru_cache(maxsize=8)
+def client_networks(text: str) -> tuple:
+    """CLIENT_NETWORKS parsed, most specific network first (so 10.1.0.0/16 beats 10.0.0.0/8)."""
+    return tuple(sorted(_networks_parse(text, with_region=True), key=lambda entry: -entry[0].prefixlen))
+
+
+@lru_cache(maxsize=8)
+def trusted_proxies(text: str) -> tuple:
+    return tuple(_networks_parse(text, with_region=False))
+
+
+def _address(text: str):
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def client_address(*, remote_addr: str, forwarded_for: str = "") -> str:
+    """The client's address: the peer, or the first X-Forwarded-For hop when the peer is a trusted proxy."""
+    peer = _address(remote_addr)
+    if forwarded_for and peer is not None and any(peer in net for net in trusted_proxies(settings.TRUSTED_PROXIES)):
+        first_hop = forwarded_for.split(",")[0]
+        if _address(first_hop) is not None:
+            return first_hop.strip()
+    return remote_addr
+
+
+def client_region_name(*, address: str) -> str:
+    """The region of CLIENT_NETWORKS that holds `address`, else CLIENT_DEFAULT_REGION (may be empty)."""
+    ip = _address(address)
+    if ip is not None:
+        for network, region in client_networks(settings.CLIENT_NETWORKS):
+            if ip.version == network.version and ip in network:
+                return region
+    return settings.CLIENT_DEFAULT_REGION
+
+
+# ---- which replicas take traffic ------------------------------------------------------------
+
+
+def great_circle_km(a: Region, b: Region) -> float:
+    """Haversine distance between two regions' coordinates."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+@dataclass(frozen=True)
+class ReplicaRoute:
+    replica: Replica
+    distance_km: float
+    takes_traffic: bool
+    reason: str  # a RoutingExclusion value, or "" (degraded replicas take traffic and say "catching up")
+
+    @property
+    def region(self) -> Region:
+        return self.replica.region
+
+    @property
+    def cooling_down(self) -> bool:
+        return self.reason == RoutingExclusion.COOLING_DOWN
+
+
+def replica_route_state(replica: Replica, *, now: dt.datetime) -> tuple[bool, str]:
+    """(takes traffic, why not / note) for one replica, from its recorded status and its region's health."""
+    region = replica.region
+    if not replica.region_endpoint_enabled or not region.endpoint or not region.enabled:
+        return False, RoutingExclusion.ROUTING_OFF
+    if replica.status not in ROUTABLE_STATUSES:
+        return False, RoutingExclusion.NOT_READY
+    health = _recorded_health(region)
+    if health is None or health.state != RegionHealthState.UP:
+        return False, RoutingExclusion.UNHEALTHY
+    if now - health.since < dt.timedelta(seconds=settings.ROUTING_FAILBACK_COOLDOWN):
+        return False, RoutingExclusion.COOLING_DOWN
+    if replica.status == ReplicaStatus.DEGRADED:
+        return True, RoutingExclusion.CATCHING_UP
+    return True, ""
+
+
+def _recorded_health(region: Region) -> RegionHealth | None:
+    try:
+        return region.health
+    except RegionHealth.DoesNotExist:
+        return None
+
+
+def registry_for_repository(repository: str) -> Registry:
+    """The registry a repository belongs to: its first path segment, case-insensitive."""
+    name = repository.partition("/")[0]
+    registry = Registry.objects.filter(name__iexact=name).select_related("home_region").first()
+    if registry is None or "/" not in repository:
+        raise NotFound(f"Repository '{repository}' is in no registry.")
+    return registry
+
+
+def registry_routes(*, registry: Registry, client_region: str = "", now: dt.datetime | None = None) -> list[ReplicaRoute]:
+    """Every replica of the registry with its routing state, nearest to `client_region` first.
+
+    An unknown or empty client region counts as the registry's home region.
+    """
+    now = now or timezone.now()
+    replicas = list(Replica.objects.filter(registry=registry).select_related("region", "region__health"))
+    origin = next((r.region for r in replicas if r.region.name == client_region), None)
+    if origin is None and client_region:
+        origin = Region.objects.filter(name=client_region).first()
+    origin = origin or registry.home_region
+    routes = []
+    for replica in replicas:
+        takes_traffic, reason = replica_route_state(replica, now=now)
+        routes.append(ReplicaRoute(replica=replica, distance_km=great_circle_km(origin, replica.region),
+                                   takes_traffic=takes_traffic, reason=reason))
+    routes.sort(key=lambda route: (route.distance_km, route.region.name))
+    return routes
+
+
+def routing_candidates(routes: list[ReplicaRoute]) -> list[ReplicaRoute]:
+    """The replicas a request may use, in order: those that take traffic, nearest first; when none does,
+    those only cooling down (a region back up too recently beats no answer at all)."""
+    routable = [route for route in routes if route.takes_traffic]
+    return routable or [route for route in routes if route.cooling_down]
+
+
+# ---- never stale: which digest a tag stands for ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagHead:
+    digest: str
+    region_id: int
+    pushed_at: dt.datetime
+
+
+def tag_latest_push(*, registry: Registry, repository: str, tag: str) -> TagHead | None:
+    """The digest of the tag's latest user push (a registry event, or a push this endpoint forwarded,
+    whichever is later), or None when it is unknown or a later delete removed that digest."""
+    event = (RegistryEvent.objects.filter(registry=registry, repository=repository, tag=tag,
+                                          action=RegistryEventAction.PUSH, from_replication=False)
+             .order_by("-timestamp", "-id").first())
+    routed = (RoutedPush.objects.filter(registry=registry, repository=repository, tag=tag)
+              .order_by("-pushed_at", "-id").first())
+    heads = [TagHead(e.digest, e.region_id, e.timestamp) for e in (event,) if e is not None]
+    heads += [TagHead(r.digest, r.region_id, r.pushed_at) for r in (routed,) if r is not None]
+    if not heads:
+        return None
+    head = max(heads, key=lambda h: h.pushed_at)
+    deleted = RegistryEvent.objects.filter(registry=registry, repository=repository, digest=head.digest,
+                                           action=RegistryEventAction.DELETE, from_replication=False,
+                                           timestamp__gt=head.pushed_at).exists()
+    return None if deleted else head
+
+
+def routed_push_record(*, registry: Registry, region: Region, repository: str, tag: str, digest: str) -> RoutedPush:
+    return RoutedPush.objects.create(registry=registry, region=region, repository=repository, tag=tag,
+                                     digest=digest, pushed_at=timezone.now())
+
+
+# ---- counters ---------------------------------------------------------------------------------
+
+
+_pending_counts: Counter = Counter()
+_pending_lock = threading.Lock()
+_last_flush = [0.0]
+
+
+def routing_count(*, region: Region, decision: RoutingDecision) -> None:
+    """Count one decision. Kept in memory and written at most every ROUTING_COUNTER_FLUSH_SECONDS (one
+    UPDATE per region and decision), so a busy endpoint does not take the database's write lock per request."""
+    with _pending_lock:
+        _pending_counts[(region.pk, str(decision))] += 1
+        due = time.monotonic() - _last_flush[0] >= settings.ROUTING_COUNTER_FLUSH_SECONDS
+        if due:
+            batch = dict(_pending_counts)
+            _pending_counts.clear()
+            _last_flush[0] = time.monotonic()
+    if due:
+        _counts_write(batch)
+
+
+def routing_counts_flush() -> None:
+    """Write what is still in memory (at process exit)."""
+    with _pending_lock:
+        batch = dict(_pending_counts)
+        _pending_counts.clear()
+    _counts_write(batch)
+
+
+def _counts_write(batch: dict) -> None:
+    for (region_id, decision), count in batch.items():
+        if not RoutingCounter.objects.filter(region_id=region_id, decision=decision).update(count=F("count") + count):
+            counter, created = RoutingCounter.objects.get_or_create(region_id=region_id, decision=decision,
+                                                                    defaults={"count": count})
+            if not created:
+                RoutingCounter.objects.filter(pk=counter.pk).update(count=F("count") + count)
+
+
+def routing_counters(*, regions=None) -> dict[str, dict[str, int]]:
+    """{region name: {decision: count}} with every decision present."""
+    counters = RoutingCounter.objects.select_related("region")
+    if regions is not None:
+        counters = counters.filter(region__in=regions)
+    result: dict[str, dict[str, int]] = {}
+    for counter in counters:
+        result.setdefault(counter.region.name, {d.value: 0 for d in RoutingDecision})[counter.decision] = counter.count
+    return result
