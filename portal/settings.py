@@ -148,7 +148,8 @@ REST_FRAMEWORK = {
     # Signed in, and (on routes about one registry) a role that allows the method: replication/api/permissions.py
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated",
                                    "replication.api.permissions.RegistryAccess"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with the error answers every operation may give (400, 401, 403, 404, 409, 413).
+    "DEFAULT_SCHEMA_CLASS": "replication.api.schema.ApiAutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "replication.api.parsers.DepthLimitedJSONParser",
         "rest_framework.parsers.FormParser",

@@ -32,6 +32,10 @@ def outbound_url_check(url: str, *, field: str, label: str) -> None:
     if not host:
         return
     try:
-        outbound_guard().check_host(host, port=parts.port or (443 if parts.scheme == "https" else 80))
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # urlsplit checks the port's range only when asked (Django's URLValidator allows 99999)
+        raise InvalidInput(f"{label} has a port outside 0-65535.", field=field) from None
+    try:
+        outbound_guard().check_host(host, port=port)
     except OutboundAddressRefused as refused:
         raise InvalidInput(f"{label} is refused: {refused}.", field=field) from None

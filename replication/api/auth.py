@@ -1,11 +1,13 @@
 """POST /api/v1/auth/token/: DRF's token view, with the password checked behind the sign-in throttle."""
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import parsers, serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 
 from ..throttling import sign_in_attempt
 from .parsers import DepthLimitedJSONParser
+from .schema import ERROR_DESCRIPTIONS, ApiErrorSerializer
 
 
 class ThrottledAuthTokenSerializer(AuthTokenSerializer):
@@ -19,6 +21,14 @@ class ThrottledAuthTokenSerializer(AuthTokenSerializer):
         return attrs
 
 
+class AuthTokenAnswerSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text='Send it as "Authorization: Token <token>".')
+
+
+@extend_schema_view(post=extend_schema(responses={
+    200: AuthTokenAnswerSerializer,
+    429: OpenApiResponse(ApiErrorSerializer, description=ERROR_DESCRIPTIONS[429]),
+}))
 class AuthTokenView(ObtainAuthToken):
     serializer_class = ThrottledAuthTokenSerializer
     parser_classes = [parsers.FormParser, parsers.MultiPartParser, DepthLimitedJSONParser]  # DRF's own: JSONParser

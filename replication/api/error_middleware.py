@@ -1,11 +1,12 @@
 """Every error under /api/ is JSON `{"detail", "code"}`, with DEBUG on or off.
 
 DRF's exception handler (errors.py) covers what its views raise; this covers the rest: URLs that
-match no view, errors of the middlewares, server errors (a JSON 500, never a traceback), and bodies
-over DATA_UPLOAD_MAX_MEMORY_SIZE, refused with 413 before they are read. The portal's pages keep
-their HTML error pages (templates/404.html, 500.html, ...).
+match no view, errors of the middlewares, server errors (a JSON 500, never a traceback), bodies
+over DATA_UPLOAD_MAX_MEMORY_SIZE, refused with 413 before they are read, and URLs carrying a NUL
+character (400). The portal's pages keep their HTML error pages (templates/404.html, 500.html, ...).
 """
 from http import HTTPStatus
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -31,6 +32,9 @@ class ApiJsonErrorsMiddleware:
             content_length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return api_error_response(status=400, detail="Content-Length is not a number.", code="invalid")
+        # No name, id or filter holds a NUL, and PostgreSQL refuses one in any query (a 500 otherwise).
+        if "\x00" in request.path or "\x00" in unquote_plus(request.META.get("QUERY_STRING", "")):
+            return api_error_response(status=400, detail="The URL contains a NUL character.", code="invalid")
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and content_length > limit:
             return api_error_response(status=413, detail=f"The request body is larger than {limit} bytes.",

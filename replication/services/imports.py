@@ -79,11 +79,16 @@ def source_registry_url(value) -> str:
     text = str(value or "").strip().rstrip("/")
     if not text:
         raise InvalidInput("source.registry_url is required.", field="source.registry_url")
-    parts = urlsplit(text if "://" in text else "https://" + text)
+    not_an_address = InvalidInput(f"source.registry_url {value!r} is not a registry address like "
+                                  "'registry.example.com' or 'https://host:5000'.", field="source.registry_url")
+    try:
+        parts = urlsplit(text if "://" in text else "https://" + text)
+        parts.port  # urlsplit checks a bracketed IPv6 host at once, but the port's range only when asked
+    except ValueError:
+        raise not_an_address from None
     if parts.scheme not in ("http", "https") or not parts.netloc or not HOST_RE.match(parts.netloc) \
             or parts.path or parts.query or parts.fragment:
-        raise InvalidInput(f"source.registry_url {value!r} is not a registry address like "
-                           "'registry.example.com' or 'https://host:5000'.", field="source.registry_url")
+        raise not_an_address
     if parts.netloc in DOCKER_HUB_ALIASES:
         return DOCKER_HUB_URL
     url = f"{parts.scheme}://{parts.netloc}"

@@ -47,6 +47,22 @@ def test_json_deeper_than_the_limit_is_refused_and_at_the_limit_accepted(setting
     assert json_depth_exceeds({"a": [{"b": {}}]}, limit=3) and not json_depth_exceeds({"a": [{"b": 1}]}, limit=3)
 
 
+@pytest.mark.parametrize("url", [
+    "/api/v1/registries/contoso%00/",
+    "/api/v1/regions/west%00us/",
+    "/api/v1/registries/contoso/replicas/east%00us/",
+    "/api/v1/registries/contoso/activity/?action=%00",
+    "/api/v1/registries/contoso/replication-status/?repository=app%00&reference=1.0",
+])
+def test_a_nul_in_an_api_url_is_a_json_400_before_any_query(api_client, debug, registry_with_replicas, admin_user,
+                                                           url):
+    # PostgreSQL refuses NUL in any query: this was a 500 there (SQLite took it and answered 404).
+    registry_with_replicas(name="contoso", owner=admin_user)
+    response = api_client.get(url)
+    body = assert_json_error(response, status=400, code="invalid")
+    assert "NUL" in body["detail"]
+
+
 def test_a_10_mb_body_is_a_json_413_before_it_is_read(api_client, debug):
     response = api_client.post("/api/v1/registries/", b"x" * (10 * 1024 * 1024), content_type="application/json")
     body = assert_json_error(response, status=413, code="too_large")

@@ -86,6 +86,24 @@ def test_an_import_from_a_non_public_address_is_400_naming_its_class(api_client,
     assert not ReplicationJob.objects.filter(kind=JobKind.IMPORT).exists()
 
 
+def test_a_webhook_uri_with_a_port_above_65535_is_400_not_a_crash(api_client, contoso, dns):
+    dns["hooks.example.com"] = [PUBLIC]
+    response = api_client.post(HOOKS, webhook_body("https://hooks.example.com:99999/in"), format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "service_uri"
+    assert "0-65535" in response.json()["detail"]
+    assert not Webhook.objects.exists()
+
+
+@pytest.mark.parametrize("registry_url", ["registry.example.com:99999", "https://[::1", "http://[::1]:70000"])
+def test_an_import_source_with_a_bad_port_or_bracket_is_400_not_a_crash(api_client, contoso, dns, registry_url):
+    dns["registry.example.com"] = [PUBLIC]
+    response = api_client.post(IMPORT, import_body(registry_url), format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "source.registry_url"
+    assert not ReplicationJob.objects.filter(kind=JobKind.IMPORT).exists()
+
+
 @pytest.mark.parametrize("host, address, klass, network", REFUSED, ids=IDS)
 def test_the_allow_list_opens_webhooks_and_imports_to_its_networks(api_client, contoso, dns, settings, host, address,
                                                                    klass, network):
