@@ -7,7 +7,9 @@ on its own SQLite database, two regional Distribution registries requiring its t
 West US, the same content in both), and the global endpoint as `manage.py run_endpoint` starts it
 (gunicorn, 2 workers × 16 threads). The client's network (127.0.0.1) is mapped to West Europe.
 
-- **big**: `skopeo copy` of one ~100 MB image to `dir:`, through the endpoint vs straight from West Europe;
+- **big**: `skopeo copy` of one ~100 MB image to `dir:`, straight from West Europe vs through the endpoint
+  with West Europe's data endpoint (`run_data_endpoint`: blobs answered 307 with a signed URL, the bytes
+  from the data endpoint) vs through the endpoint relaying the bytes (the region without a data endpoint);
 - **manifest**: GETs of one manifest by tag with a warm client and a valid bearer, through the endpoint
   vs straight; the added time is the difference of the medians (and of the 99th percentiles);
 - **throughput**: manifest GETs per second through the endpoint, 16 client threads;
@@ -98,7 +100,7 @@ class EndpointBench:
 
         from replication.choices import ReplicaStatus
         from replication.dataplane import DistributionProcess, find_free_port
-        from replication.endpoint.server import endpoint_argv
+        from replication.endpoint.server import data_endpoint_command, endpoint_argv
         from replication.local_fleet import fleet_token_auth
         from replication.models import Region, RegionHealth, Registry, RegistryToken, Replica, Sku
         from replication.services.regions import region_set_endpoint
@@ -125,6 +127,18 @@ class EndpointBench:
         endpoint = self._spawn("endpoint", endpoint_argv(binds=[self.endpoint_url.removeprefix("http://")]),
                                {**self.env, "DJANGO_SETTINGS_MODULE": "portal.endpoint_settings"})
         wait_for(self.endpoint_url + "/v2/", endpoint, "the endpoint", self.directory / "endpoint.log")
+        self.data_endpoint_url = f"http://127.0.0.1:{find_free_port()}"
+        argv, env = data_endpoint_command(region="westeurope", bind=self.data_endpoint_url.removeprefix("http://"))
+        data_endpoint = self._spawn("data-endpoint", argv, {**env, **self.env,
+                                                            "DJANGO_SETTINGS_MODULE": env["DJANGO_SETTINGS_MODULE"]})
+        wait_for(self.data_endpoint_url + "/v2/", data_endpoint, "the data endpoint",
+                 self.directory / "data-endpoint.log")
+
+    def use_data_endpoint(self, used: bool) -> None:
+        """Record West Europe's data endpoint (the endpoint redirects blobs there) or none (it relays them)."""
+        from replication.services.regions import region_set_data_endpoint
+
+        region_set_data_endpoint(name="westeurope", data_endpoint=self.data_endpoint_url if used else "")
 
     def seed(self) -> str:
         """The same ~100 MB image in both regions (pushed with the engine's identity); returns repository:tag."""
@@ -217,13 +231,17 @@ def main(argv: list[str]) -> int:
         image = bench.seed()
         repository, tag = image.rsplit(":", 1)
         direct_url = bench.registries["westeurope"].url
-        big = {"endpoint": [], "direct": []}
+        big = {"direct": [], "redirect": [], "relay": []}
         for round_number in range(args.runs):
-            order = ("direct", "endpoint") if round_number % 2 == 0 else ("endpoint", "direct")
+            order = list(big) if round_number % 2 == 0 else list(reversed(big))
             for mode in order:
-                big[mode].append(bench.pull_big(bench.endpoint_url if mode == "endpoint" else direct_url, image))
-            print(f"  round {round_number + 1}: direct {big['direct'][-1]:.2f} s, endpoint {big['endpoint'][-1]:.2f} s",
+                bench.use_data_endpoint(mode == "redirect")
+                big[mode].append(bench.pull_big(direct_url if mode == "direct" else bench.endpoint_url, image))
+            print(f"  round {round_number + 1}: " + ", ".join(f"{mode} {big[mode][-1]:.2f} s" for mode in big),
                   flush=True)
+        bench.use_data_endpoint(True)
+        data_reads = (directory / "data-endpoint.log").read_text().count("/blobs/sha256:")
+        print(f"  the data endpoint served {data_reads} blob reads (its access log)", flush=True)
         headers = {"Authorization": f"Bearer {bench.bearer(repository)}", "Accept": ACCEPT}
         path = f"/v2/{repository}/manifests/{tag}"
         direct = bench.manifest_times(direct_url, path, headers)
@@ -232,10 +250,11 @@ def main(argv: list[str]) -> int:
         failover_seconds, failover_region = bench.failover(path, headers)
     finally:
         bench.close()
-    big_direct, big_endpoint = statistics.median(big["direct"]), statistics.median(big["endpoint"])
+    big_direct, big_redirect, big_relay = (statistics.median(big[mode]) for mode in ("direct", "redirect", "relay"))
     print()
-    print(f"{args.big_mib} MiB pull (skopeo, medians of {args.runs}): direct {big_direct:.2f} s, "
-          f"through the endpoint {big_endpoint:.2f} s, ratio {big_endpoint / big_direct:.2f}×")
+    print(f"{args.big_mib} MiB pull (skopeo, medians of {args.runs}): direct {big_direct:.2f} s; through the endpoint "
+          f"redirected to the data endpoint {big_redirect:.2f} s ({big_redirect / big_direct:.2f}×), "
+          f"relayed {big_relay:.2f} s ({big_relay / big_direct:.2f}×)")
     print(f"manifest GET ({args.requests} each): direct median {statistics.median(direct) * 1000:.1f} ms / p99 "
           f"{percentile(direct, 0.99) * 1000:.1f} ms; endpoint median {statistics.median(through) * 1000:.1f} ms / p99 "
           f"{percentile(through, 0.99) * 1000:.1f} ms; added median "

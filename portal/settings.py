@@ -281,7 +281,12 @@ ENDPOINT_UPSTREAM_CONNECT_TIMEOUT = float(os.environ.get("ENDPOINT_UPSTREAM_CONN
 ENDPOINT_UPSTREAM_TIMEOUT = float(os.environ.get("ENDPOINT_UPSTREAM_TIMEOUT", "30"))
 # Routing counters are summed in memory and written at most this often (seconds; 0: every decision).
 ROUTING_COUNTER_FLUSH_SECONDS = float(os.environ.get("ROUTING_COUNTER_FLUSH_SECONDS", "2"))
-# Blob downloads through the global endpoint: "relay" (ask the chosen region; pass on its 307 when its storage
-# redirects to a data endpoint, else stream its bytes) or "redirect" (always 307 to the region's registry URL:
-# only for data endpoints that need no bearer, because OCI clients drop Authorization on a cross-origin redirect).
+# Blob downloads through the global endpoint go 307 to the chosen region's data endpoint (Region.data_endpoint,
+# `run_data_endpoint`) with a signed URL valid DATA_URL_LIFETIME seconds. For a region without one:
+# "relay" (ask the region; pass on its 307 when its storage redirects, else stream its bytes) or "redirect"
+# (307 to the region's registry URL: only for registries that need no bearer, because OCI clients drop
+# Authorization on a cross-origin redirect).
 ENDPOINT_BLOB_DOWNLOADS = os.environ.get("ENDPOINT_BLOB_DOWNLOADS", "relay")
+DATA_URL_LIFETIME = int(os.environ.get("DATA_URL_LIFETIME", "300"))  # seconds
+# `run_local` starts a data endpoint per local region on this port + the region's index.
+LOCAL_DATA_ENDPOINTS_BASE_PORT = int(os.environ.get("LOCAL_DATA_ENDPOINTS_BASE_PORT", "5201"))

@@ -20,10 +20,10 @@ from .services.regions import region_set_endpoint
 @admin.register(Region)
 class RegionAdmin(admin.ModelAdmin):
     list_display = ["name", "display_name", "geography", "latitude", "longitude", "paired_region", "endpoint",
-                    "enabled"]
+                    "data_endpoint", "enabled"]
     list_filter = ["geography", "enabled"]
     search_fields = ["name", "display_name"]
-    list_editable = ["endpoint", "enabled"]
+    list_editable = ["endpoint", "data_endpoint", "enabled"]
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

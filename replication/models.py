@@ -30,6 +30,9 @@ class Region(models.Model):
     paired_region = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Base URL of the region's OCI registry; blank means no data plane is deployed there.
     endpoint = models.URLField(blank=True)
+    # Base URL of the region's data endpoint (`run_data_endpoint`), where the global endpoint sends blob
+    # downloads with a signed URL; blank: the global endpoint relays that region's blobs itself.
+    data_endpoint = models.URLField(blank=True)
     enabled = models.BooleanField(default=True)
 
     class Meta:

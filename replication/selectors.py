@@ -100,7 +100,9 @@ def registry_endpoints(*, registry: Registry) -> dict:
         "login_server": registry_login_server(registry),
         "regional_endpoints": [{"region": r.region.name, "endpoint": replica_regional_endpoint(r.replica)}
                                for r in served],
-        "data_endpoints": [{"region": r.region.name, "endpoint": r.region.endpoint} for r in served],
+        # Where blob bytes come from: the region's data endpoint, else its registry (the global endpoint relays).
+        "data_endpoints": [{"region": r.region.name, "endpoint": r.region.data_endpoint or r.region.endpoint}
+                           for r in served],
         "routing": [
             {"region": r.region.name, "takes_traffic": r.takes_traffic, "reason": r.reason,
              "counters": counters.get(r.region.name, {d.value: 0 for d in RoutingDecision})}

@@ -1,7 +1,7 @@
 """The /v2/ routes of the global endpoint.
 
 Reads (manifests, tag lists) are relayed from the chosen replica, blob downloads are answered 307
-to its data endpoint, pushes are opened in the client's nearest replica. Which replica, in which
+to its data endpoint with a signed URL (relayed when the region has none), pushes are opened in the client's nearest replica. Which replica, in which
 order, and which digest a tag stands for are decided by `services.routing`.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ..choices import RoutingDecision, RoutingExclusion
 from ..exceptions import NotFound
 from ..oci.reference import is_digest, is_repository, is_tag
 from ..services import routing
+from ..services.data_urls import data_url_sign
 from ..token_service.tokens import InvalidToken, registry_token_verify, token_grants
 from .relay import (
     BLOB_RESPONSE_HEADERS,
@@ -238,11 +239,15 @@ def blob(request, route: Route, digest: str):
     found, served_by, decision = _read(route, method="HEAD", path=request.path)
     if served_by is None:
         return found
-    if settings.ENDPOINT_BLOB_DOWNLOADS == "redirect":
+    region = served_by.region
+    if region.data_endpoint or settings.ENDPOINT_BLOB_DOWNLOADS == "redirect":
+        # The bytes come from the region's data endpoint, never through this process; the signed URL
+        # carries the permission the client's bearer gave (clients drop it on a cross-host redirect).
         route.count(served_by, RoutingDecision.REDIRECTED if decision == RoutingDecision.SERVED else decision)
         response = HttpResponse(status=307, headers=API_VERSION)
-        response["Location"] = region_url(served_by.region.endpoint, request.path)
-        response["X-Served-By-Region"] = served_by.region.name
+        response["Location"] = (data_url_sign(region=region, repository=route.repository, digest=digest)
+                                if region.data_endpoint else region_url(region.endpoint, request.path))
+        response["X-Served-By-Region"] = region.name
         return response
     if request.method == "HEAD":
         route.count(served_by, decision)

@@ -1,10 +1,14 @@
 """Clients of the regional registries as the replication engine: it authenticates like any client,
 through the token flow, with credentials minted for exactly the copy at hand."""
+import threading
+import time
+
 from django.conf import settings
 
 from ..models import Region
 from ..oci.client import RegistryClient
 from ..retry import registry_http_retry
+from ..token_service.tokens import registry_token_sign
 from .token_service import replication_credentials
 
 
@@ -19,3 +23,27 @@ def region_client(region: Region, *, prefix: str | None = None, repositories=(),
                                                  catalog=catalog)
     return RegistryClient(region.endpoint, username=username, password=password,
                           timeout=settings.REGISTRY_HTTP_TIMEOUT, retry=registry_http_retry())
+
+
+_pull_tokens: dict[str, tuple[str, float]] = {}
+_pull_tokens_lock = threading.Lock()
+
+
+def region_pull_token(*, repository: str) -> str:
+    """A registry token of the replication engine that may pull exactly `repository` (a data endpoint's).
+
+    Signed here rather than fetched from the portal's realm: the token flow without its round trip,
+    and a data endpoint keeps serving while the portal restarts. Kept until shortly before it expires.
+    """
+    now = time.monotonic()
+    with _pull_tokens_lock:
+        token, valid_until = _pull_tokens.get(repository, ("", 0.0))
+        if token and valid_until > now:
+            return token
+    issued = registry_token_sign(subject=settings.REPLICATION_IDENTITY,
+                                 access=[{"type": "repository", "name": repository, "actions": ["pull"]}])
+    with _pull_tokens_lock:
+        if len(_pull_tokens) > 4096:  # many repositories: start over rather than grow without bound
+            _pull_tokens.clear()
+        _pull_tokens[repository] = (issued.token, now + max(issued.expires_in - 30, 1))
+    return issued.token

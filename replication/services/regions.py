@@ -34,3 +34,11 @@ def region_set_endpoint(*, name: str, endpoint: str) -> Region:
         region_events_secret(region=region)
     region_health_check(region)
     return region
+
+
+def region_set_data_endpoint(*, name: str, data_endpoint: str) -> Region:
+    """Record where the region's data endpoint answers (blank: none, the global endpoint relays its blobs)."""
+    region = region_get(name=name)
+    Region.objects.filter(pk=region.pk).update(data_endpoint=data_endpoint)
+    region.data_endpoint = data_endpoint
+    return region

@@ -3,6 +3,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from replication.models import Registry, Replica, ReplicationJob
+from replication.services.regions import region_set_data_endpoint
 
 
 @pytest.fixture
@@ -130,6 +131,12 @@ def test_endpoints_give_each_region_base_url(api_client, contoso, deployed_regio
         {"region": "eastus", "endpoint": deployed_regions["eastus"].endpoint},
         {"region": "westus", "endpoint": deployed_regions["westus"].endpoint},
     ]
+
+
+def test_endpoints_list_a_regions_data_endpoint_once_it_has_one(api_client, contoso, deployed_regions):
+    region_set_data_endpoint(name="westus", data_endpoint="http://127.0.0.1:5201")
+    endpoints = api_client.get("/api/v1/registries/contoso/endpoints/").json()
+    assert endpoints["data_endpoints"] == [{"region": "westus", "endpoint": "http://127.0.0.1:5201"}]
 
 
 def test_delete_registry(api_client, contoso):

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from replication.dataplane import find_free_port
-from replication.endpoint.server import endpoint_argv
+from replication.endpoint.server import data_endpoint_command, endpoint_argv
 from replication.oci.client import RegistryClient, digest_of
 from replication.testing import wait_until
 from tests.conftest import ROOT, subprocess_database_url
@@ -38,17 +38,21 @@ class EndpointProcess:
                     **settings_env}
         self.popen = None
 
-    def start(self):
+    ready_status = 401  # GET /v2/ without a bearer: the token challenge
+
+    def argv(self) -> list[str]:
         # Every loopback address, so clients bound to 127.0.0.2 / .3 reach it too.
-        argv = endpoint_argv(binds=[f"0.0.0.0:{self.port}"], workers=1, threads=8)
+        return endpoint_argv(binds=[f"0.0.0.0:{self.port}"], workers=1, threads=8)
+
+    def start(self):
         self.log = open(self.log_path, "ab")
-        self.popen = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.popen = subprocess.Popen(self.argv(), cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
 
         def answers():
             if self.popen.poll() is not None:
                 raise RuntimeError(f"the endpoint exited:\n{self.log_path.read_text()[-3000:]}")
             try:
-                return httpx.get(self.url + "/v2/", timeout=2).status_code == 401
+                return httpx.get(self.url + "/v2/", timeout=2).status_code == self.ready_status
             except httpx.HTTPError:
                 return False
 
@@ -63,6 +67,28 @@ class EndpointProcess:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait()
+
+
+class DataEndpointProcess(EndpointProcess):
+    """A region's data endpoint (gunicorn, as `manage.py run_data_endpoint REGION` starts it); its access log
+    is `log_path`, which tells which blob requests it served."""
+
+    ready_status = 405  # it serves signed blob URLs only
+
+    def __init__(self, *, region: str, portal_url: str, log_path: Path, **settings_env):
+        super().__init__(portal_url=portal_url, log_path=log_path, cooldown=0, **settings_env)
+        self.region = region
+        argv, env = data_endpoint_command(region=region, bind=f"127.0.0.1:{self.port}", workers=1, threads=8)
+        self._argv = argv
+        self.env = {**self.env, "DJANGO_SETTINGS_MODULE": env["DJANGO_SETTINGS_MODULE"],
+                    "DATA_ENDPOINT_REGION": region}
+
+    def argv(self) -> list[str]:
+        return self._argv
+
+    def blob_requests(self, *, method: str = "GET") -> list[str]:
+        """The request lines of blob downloads in its access log: '"GET /v2/<repo>/blobs/<digest>?... HTTP/1.1" 200'."""
+        return re.findall(rf'"{method} (/v2/\S+/blobs/\S+) HTTP/1.1" (\d+)', self.log_path.read_text())
 
 
 class TokenAuth(httpx.Auth):

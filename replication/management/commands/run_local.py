@@ -14,9 +14,10 @@ from rest_framework.authtoken.models import Token
 
 from portal.local_secrets import private_dir_ensure, private_file_create
 from replication.demo import demo_registry_seed
-from replication.endpoint.server import endpoint_argv
+from replication.endpoint.server import data_endpoint_command, endpoint_argv
 from replication.local_fleet import LocalFleet
 from replication.management.commands.run_worker import worker_argv
+from replication.services.regions import region_set_data_endpoint
 
 
 def admin_credentials() -> tuple[str, str, str]:
@@ -80,7 +81,7 @@ class Command(BaseCommand):
                           "-s", str(settings.VAR_DIR / "celerybeat-schedule")], None),
                 ("portal", [sys.executable, "manage.py", "runserver", addr, "--noreload"], None),
                 ("endpoint", endpoint_argv(), endpoint_env),
-            ]:
+            ] + self.data_endpoints(fleet.names, portal_url=f"http://{addr}"):
                 log = open(logs / f"{name}.log", "ab")
                 children.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
                                                  env=env))
@@ -109,4 +110,16 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     child.kill()
             fleet.stop()
-            self.stdout.write("Stopped the portal, the global endpoint, the worker, beat and the regional registries.")
+            self.stdout.write("Stopped the portal, the global endpoint, the data endpoints, the worker, beat and the "
+                              "regional registries.")
+
+    def data_endpoints(self, names, *, portal_url: str) -> list[tuple]:
+        """One data endpoint per local region, recorded on the region, so blob bytes skip the global endpoint."""
+        commands = []
+        for index, name in enumerate(names):
+            bind = f"127.0.0.1:{settings.LOCAL_DATA_ENDPOINTS_BASE_PORT + index}"
+            region_set_data_endpoint(name=name, data_endpoint=f"http://{bind}")
+            argv, env = data_endpoint_command(region=name, bind=bind, workers=1, threads=16)
+            self.stdout.write(f"region {name:<15} data endpoint at http://{bind}")
+            commands.append((f"data-endpoint-{name}", argv, {**env, "PORTAL_BASE_URL": portal_url}))
+        return commands
