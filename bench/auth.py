@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.environment import embedded_defaults_env
+from bench.environment import embedded_defaults_env, workdir_finish
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = "authbench"
@@ -174,10 +174,7 @@ def main(argv: list[str]) -> int:
         off, on = statistics.median(times[(kind, "off")]), statistics.median(times[(kind, "on")])
         print(f"{label:<32}| {off:>10.2f} | {on:>9.2f} | {on / off:>7.2f}× | {(on - off) / pulls * 1000:>13.0f} ms")
     print(f"medians of {args.runs} run(s); {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
-    if args.keep:
-        print(f"kept {directory}")
-    else:
-        shutil.rmtree(directory, ignore_errors=True)
+    workdir_finish(directory, keep=args.keep)
     return 0
 
 

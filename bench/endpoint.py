@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.environment import embedded_defaults_env
+from bench.environment import embedded_defaults_env, stop_children, workdir_finish
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = "endbench"
@@ -212,14 +212,7 @@ class EndpointBench:
     def close(self) -> None:
         for process in self.registries.values():
             process.stop()
-        for child in self.children:
-            if child.poll() is None:
-                child.terminate()
-                try:
-                    child.wait(20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+        stop_children(self.children)
 
 
 def main(argv: list[str]) -> int:
@@ -264,10 +257,7 @@ def main(argv: list[str]) -> int:
     print(f"failover: first successful pull {failover_seconds * 1000:.0f} ms after West Europe stopped "
           f"(served by {failover_region})")
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
-    if args.keep:
-        print(f"kept {directory}")
-    else:
-        shutil.rmtree(directory, ignore_errors=True)
+    workdir_finish(directory, keep=args.keep)
     return 0
 
 

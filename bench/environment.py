@@ -2,6 +2,8 @@
 of the portal processes it starts (one folder, shared with nothing)."""
 import os
 import secrets
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,3 +35,23 @@ def embedded_defaults_env(directory: Path, **extra: str) -> dict[str, str]:
     # DEBUG is off by default and then the portal refuses to start without a key: one of its own per run.
     env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     return env
+
+
+def stop_children(children: list[subprocess.Popen]) -> None:
+    """Stop the processes a benchmark started, newest first: TERM, then KILL after 20 s."""
+    for child in reversed(children):
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def workdir_finish(directory: Path, *, keep: bool) -> None:
+    """Keep the run's folder when asked (to read its logs), else remove it."""
+    if keep:
+        print(f"kept {directory}")
+    else:
+        shutil.rmtree(directory, ignore_errors=True)

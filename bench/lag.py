@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.environment import ROOT, embedded_defaults_env
+from bench.environment import ROOT, embedded_defaults_env, stop_children
 from replication.testing import wait_until
 
 REGIONS = ["westus", "eastus", "canadacentral", "westeurope"]  # the first is home
@@ -183,14 +183,7 @@ class LagBench:
         for process in [*self.registries.values(), self.scratch]:
             if process:
                 process.stop()
-        for child in reversed(self.children):
-            if child.poll() is None:
-                child.terminate()
-                try:
-                    child.wait(20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+        stop_children(self.children)
 
 
 def main(argv: list[str]) -> int:
