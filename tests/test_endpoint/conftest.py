@@ -1,18 +1,30 @@
 """The global endpoint as a real process (gunicorn, as `manage.py run_endpoint` starts it), and clients that
 reach it from different source addresses."""
+import datetime as dt
 import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import tarfile
+import tempfile
+import uuid
 from pathlib import Path
 
 import httpx
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from replication import services
+from replication.choices import ReplicaStatus, RoutingDecision
 
 from replication.dataplane import find_free_port
 from replication.endpoint.server import data_endpoint_command, endpoint_argv
+from replication.models import Region, RegionHealth, Replica, RoutingCounter
 from replication.oci.client import RegistryClient, digest_of
+from replication.services.regions import region_set_endpoint
 from replication.testing import wait_until
 from tests.conftest import ROOT, subprocess_database_url
 
@@ -21,6 +33,8 @@ EUROPE_ADDRESS = "127.0.0.2"
 US_ADDRESS = "127.0.0.3"
 CLIENT_NETWORKS = f"{EUROPE_ADDRESS}/32=westeurope,{US_ADDRESS}/32=westus,127.0.0.1/32=westeurope"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+PASSWORD = "correct-horse-battery"
+COOLDOWN = 30.0
 ACCEPT = ", ".join([OCI_MANIFEST, "application/vnd.oci.image.index.v1+json",
                     "application/vnd.docker.distribution.manifest.v2+json"])
 
@@ -141,3 +155,50 @@ def image_push(client: RegistryClient, repository: str, tag: str, *, payload: by
                     "size": len(payload)}],
     }).encode()
     return client.put_manifest(repository, tag, manifest, OCI_MANIFEST)
+
+
+# ---- the fleet the endpoint tests share -------------------------------------------------------
+
+
+@pytest.fixture
+def westeurope(registry_factory, fleet_auth, deployed_regions):
+    """West Europe on a registry of its own (requiring the portal's tokens), which a test may stop and start."""
+    process = registry_factory("westeurope", auth=fleet_auth)
+    region_set_endpoint(name="westeurope", endpoint=process.url)
+    return process
+
+
+@pytest.fixture
+def contoso(deployed_regions, westeurope):
+    """Registry `contoso<random>` owned by alice: home West US, replicas in East US and West Europe, all ready,
+    every region up for longer than the failback cooldown."""
+    user = get_user_model().objects.create_user(f"alice{uuid.uuid4().hex[:6]}", password=PASSWORD)
+    registry = services.registry_create(name=f"contoso{uuid.uuid4().hex[:6]}", sku="Premium", home_region="westus",
+                                        owner=user)
+    for name in ("eastus", "westeurope"):
+        Replica.objects.create(registry=registry, region=Region.objects.get(name=name), status=ReplicaStatus.READY)
+    RegionHealth.objects.filter(state="up").update(since=timezone.now() - dt.timedelta(hours=1))
+    registry.user = user
+    return registry
+
+
+@pytest.fixture
+def endpoint(portal_server, contoso, tmp_path):
+    process = EndpointProcess(portal_url=portal_server.url, log_path=tmp_path / "endpoint.log", cooldown=COOLDOWN)
+    process.start()
+    yield process
+    process.stop()
+
+
+def counter(region: str, decision: RoutingDecision) -> int:
+    row = RoutingCounter.objects.filter(region__name=region, decision=decision).first()
+    return row.count if row else 0
+
+
+@pytest.fixture
+def short_tmp():
+    """podman refuses a runroot longer than 50 characters: pytest's tmp_path is longer."""
+    path = Path(tempfile.mkdtemp(prefix="podman-", dir="/tmp"))
+    yield path
+    subprocess.run(["podman", "unshare", "rm", "-rf", str(path)], capture_output=True)
+    shutil.rmtree(path, ignore_errors=True)

@@ -25,17 +25,11 @@ from tests.conftest import fleet_client
 from tests.test_endpoint.conftest import (
     EUROPE_ADDRESS,
     OCI_MANIFEST,
+    PASSWORD,
     DataEndpointProcess,
+    counter,
     layer_tar,
     network_client,
-)
-from tests.test_endpoint.test_global_endpoint_e2e import (  # noqa: F401  (fixtures)
-    PASSWORD,
-    contoso,
-    counter,
-    endpoint,
-    short_tmp,
-    westeurope,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

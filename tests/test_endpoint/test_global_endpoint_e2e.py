@@ -5,68 +5,30 @@ Transactional, so the endpoint process and the realm see the users, registries a
 """
 import datetime as dt
 import os
-import shutil
 import subprocess
-import tempfile
-import uuid
-from pathlib import Path
 
 import httpx
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from replication import services
-from replication.choices import ReplicaStatus, RoutingDecision
-from replication.models import Region, RegionHealth, RegistryToken, Replica, RoutingCounter
+from replication.choices import RoutingDecision
+from replication.models import Region, RegionHealth, RegistryToken
 from replication.oci.client import RegistryClient, digest_of
 from replication.services.health import region_health_probe
-from replication.services.regions import region_set_endpoint
 from tests.conftest import fleet_client
 from tests.test_endpoint.conftest import (
+    COOLDOWN,
     EUROPE_ADDRESS,
+    PASSWORD,
     US_ADDRESS,
     EndpointProcess,
+    counter,
     image_push,
     network_client,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
-COOLDOWN = 30.0
-
-
-@pytest.fixture
-def westeurope(registry_factory, fleet_auth, deployed_regions):
-    """West Europe on a registry of its own (requiring the portal's tokens), which a test may stop and start."""
-    process = registry_factory("westeurope", auth=fleet_auth)
-    region_set_endpoint(name="westeurope", endpoint=process.url)
-    return process
-
-
-@pytest.fixture
-def contoso(deployed_regions, westeurope):
-    """Registry `contoso<random>` owned by alice: home West US, replicas in East US and West Europe, all ready,
-    every region up for longer than the failback cooldown."""
-    user = get_user_model().objects.create_user(f"alice{uuid.uuid4().hex[:6]}", password=PASSWORD)
-    registry = services.registry_create(name=f"contoso{uuid.uuid4().hex[:6]}", sku="Premium", home_region="westus",
-                                        owner=user)
-    for name in ("eastus", "westeurope"):
-        Replica.objects.create(registry=registry, region=Region.objects.get(name=name), status=ReplicaStatus.READY)
-    RegionHealth.objects.filter(state="up").update(since=timezone.now() - dt.timedelta(hours=1))
-    registry.user = user
-    return registry
-
-
-@pytest.fixture
-def endpoint(portal_server, contoso, tmp_path):
-    process = EndpointProcess(portal_url=portal_server.url, log_path=tmp_path / "endpoint.log", cooldown=COOLDOWN)
-    process.start()
-    yield process
-    process.stop()
-
 
 def seed_everywhere(registry, repository: str, tag: str) -> str:
     """The same image under `tag` in every replica (as a finished replication leaves it); returns its digest."""
@@ -75,11 +37,6 @@ def seed_everywhere(registry, repository: str, tag: str) -> str:
                           repository, tag, payload=payload) for name in ("westus", "eastus", "westeurope")}
     assert len(digests) == 1
     return digests.pop()
-
-
-def counter(region: str, decision: RoutingDecision) -> int:
-    row = RoutingCounter.objects.filter(region__name=region, decision=decision).first()
-    return row.count if row else 0
 
 
 def test_v2_without_a_bearer_answers_the_token_services_challenge(endpoint, portal_server):
@@ -207,15 +164,6 @@ def test_a_tag_pushed_in_europe_pulls_as_the_new_digest_from_the_us_every_time(e
             assert blob.status_code == 200  # present in West Europe only: never a false 404
             assert blob.headers["X-Served-By-Region"] == "westeurope"
     assert counter("westeurope", RoutingDecision.STALE_AVOIDED) >= 8
-
-
-@pytest.fixture
-def short_tmp():
-    """podman refuses a runroot longer than 50 characters: pytest's tmp_path is longer."""
-    path = Path(tempfile.mkdtemp(prefix="podman-", dir="/tmp"))
-    yield path
-    subprocess.run(["podman", "unshare", "rm", "-rf", str(path)], capture_output=True)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_skopeo_and_podman_pull_through_the_login_server_with_a_registry_token(endpoint, contoso, short_tmp,
