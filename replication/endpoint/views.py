@@ -1,6 +1,6 @@
 """The /v2/ routes of the global endpoint.
 
-Reads (manifests, tag lists) are relayed from the chosen replica, blob downloads are answered 307
+Reads (manifests) are relayed from the chosen replica, tag lists merged with the tags known pushed elsewhere, blob downloads are answered 307
 to its data endpoint with a signed URL (relayed when the region has none), pushes are opened in the client's nearest replica. Which replica, in which
 order, and which digest a tag stands for are decided by `services.routing`.
 """
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ..choices import RoutingDecision, RoutingExclusion
-from ..exceptions import NotFound
+from ..exceptions import InvalidInput, NotFound
 from ..oci.reference import is_digest, is_repository, is_tag
 from ..services import routing
 from ..services.data_urls import data_url_sign
@@ -225,8 +226,30 @@ def manifest(request, route: Route, reference: str):
 
 @_guarded({"GET": "pull"})
 def tag_list(request, route: Route):
-    query = request.META.get("QUERY_STRING", "")
-    return _counted_read(route, method="GET", path=request.path + (f"?{query}" if query else ""))
+    """The chosen replica's tags merged with the tags known pushed or deleted elsewhere (never stale), paged
+    here with `n` and `last` on the merged list."""
+    try:
+        routing.tag_list_page(tags=[], number=request.GET.get("n"))  # a bad `n` costs no region a request
+    except InvalidInput as exc:
+        return oci_error(400, "PAGINATION_NUMBER_INVALID", exc.message)
+    upstream, used, decision = _read(route, method="GET", path=request.path)
+    if used is None and upstream.status_code != 404:
+        return upstream  # a challenge, or no region answered
+    replica_tags = (json.loads(upstream.content).get("tags") or []) if used is not None else []
+    tags = routing.repository_tag_list(registry=route.registry, repository=route.repository,
+                                       replica_tags=replica_tags)
+    if used is None and not tags:
+        return oci_error(404, "NAME_UNKNOWN", f"Repository '{route.repository}' is not known.")
+    page = routing.tag_list_page(tags=tags, number=request.GET.get("n"), last=request.GET.get("last", ""))
+    response = HttpResponse(json.dumps({"name": route.repository, "tags": page.tags}),
+                            content_type="application/json", headers=API_VERSION)
+    if page.next_last:
+        query = urlencode({"n": page.number, "last": page.next_last})
+        response["Link"] = f'<{request.path}?{query}>; rel="next"'
+    if used is not None:
+        route.count(used, decision)
+        response["X-Served-By-Region"] = used.region.name
+    return response
 
 
 @_guarded({"GET": "pull", "HEAD": "pull", "DELETE": "delete"})

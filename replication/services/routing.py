@@ -197,20 +197,74 @@ class TagHead:
 def tag_latest_push(*, registry: Registry, repository: str, tag: str) -> TagHead | None:
     """The digest of the tag's latest user push (a registry event, or a push this endpoint forwarded,
     whichever is later), or None when it is unknown or a later delete removed that digest."""
-    event = (RegistryEvent.objects.filter(registry=registry, repository=repository, tag=tag,
-                                          action=RegistryEventAction.PUSH, from_replication=False)
-             .order_by("-timestamp", "-id").first())
-    routed = (RoutedPush.objects.filter(registry=registry, repository=repository, tag=tag)
-              .order_by("-pushed_at", "-id").first())
-    heads = [TagHead(e.digest, e.region_id, e.timestamp) for e in (event,) if e is not None]
-    heads += [TagHead(r.digest, r.region_id, r.pushed_at) for r in (routed,) if r is not None]
-    if not heads:
-        return None
-    head = max(heads, key=lambda h: h.pushed_at)
-    deleted = RegistryEvent.objects.filter(registry=registry, repository=repository, digest=head.digest,
-                                           action=RegistryEventAction.DELETE, from_replication=False,
-                                           timestamp__gt=head.pushed_at).exists()
-    return None if deleted else head
+    return _tag_states(registry=registry, repository=repository, tag=tag).get(tag)
+
+
+def _tag_states(*, registry: Registry, repository: str, tag: str = "") -> dict[str, TagHead | None]:
+    """{tag: its latest known state} for one tag, or every tag of the repository when `tag` is empty: the
+    TagHead of its latest user push, or None when a later user delete removed that digest. Tags with no
+    known push are absent. The one place that says which digest a tag stands for (pulls and tag lists)."""
+    events = RegistryEvent.objects.filter(registry=registry, repository=repository, action=RegistryEventAction.PUSH,
+                                          from_replication=False).exclude(tag="")
+    routed = RoutedPush.objects.filter(registry=registry, repository=repository)
+    if tag:
+        events, routed = events.filter(tag=tag), routed.filter(tag=tag)
+    heads: dict[str, TagHead] = {}
+    # Oldest first, so the latest (the highest id on a tie) is what stays; a routed push replaces an event's
+    # head only when strictly later (the region's own event is the better record of the same push).
+    for name, digest, region_id, at in events.order_by("timestamp", "id").values_list(
+            "tag", "digest", "region_id", "timestamp"):
+        heads[name] = TagHead(digest, region_id, at)
+    event_heads = dict(heads)
+    for name, digest, region_id, at in routed.order_by("pushed_at", "id").values_list(
+            "tag", "digest", "region_id", "pushed_at"):
+        if name not in event_heads or at > event_heads[name].pushed_at:
+            heads[name] = TagHead(digest, region_id, at)
+    last_deleted: dict[str, dt.datetime] = {}
+    deletes = RegistryEvent.objects.filter(registry=registry, repository=repository, action=RegistryEventAction.DELETE,
+                                           from_replication=False, digest__in={h.digest for h in heads.values()})
+    for digest, at in deletes.values_list("digest", "timestamp"):
+        last_deleted[digest] = max(at, last_deleted.get(digest, at))
+    return {name: None if last_deleted.get(head.digest, head.pushed_at) > head.pushed_at else head
+            for name, head in heads.items()}
+
+
+# ---- never stale: which tags a repository has --------------------------------------------------
+
+
+TAG_PAGE_MAX = 1000  # Distribution's limit on `n` for a tag list
+
+
+def repository_tag_list(*, registry: Registry, repository: str, replica_tags: list[str]) -> list[str]:
+    """The repository's tags, sorted: the chosen replica's, plus every tag whose latest user push is known
+    and live (pushed elsewhere a moment ago, not replicated here yet), minus those a later delete removed
+    (the replica may not have seen that delete yet) -- the rule `tag_latest_push` applies to a pull."""
+    states = _tag_states(registry=registry, repository=repository)
+    known = {name for name, head in states.items() if head is not None}
+    deleted = {name for name, head in states.items() if head is None}
+    return sorted((set(replica_tags) | known) - deleted)
+
+
+@dataclass(frozen=True)
+class TagPage:
+    tags: list[str]
+    next_last: str  # the `last` of the next page, or "" when this page is the end
+    number: int | None
+
+
+def tag_list_page(*, tags: list[str], number: str | None, last: str = "") -> TagPage:
+    """The OCI page of a sorted tag list: at most `number` (`n`) tags after `last`. A non-numeric, negative
+    or too large `n` is InvalidInput (Distribution's PAGINATION_NUMBER_INVALID)."""
+    limit = None
+    if number:  # an empty `n` is no `n`, as in Distribution
+        if not number.isdigit() or int(number) > TAG_PAGE_MAX:
+            raise InvalidInput(f"n must be a whole number from 0 to {TAG_PAGE_MAX}, not '{number}'.", field="n")
+        limit = int(number)
+    after = [name for name in tags if name > last] if last else list(tags)
+    if limit is None or len(after) <= limit:
+        return TagPage(tags=after, next_last="", number=limit)
+    page = after[:limit]
+    return TagPage(tags=page, next_last=page[-1] if page else "", number=limit)
 
 
 def routed_push_record(*, registry: Registry, region: Region, repository: str, tag: str, digest: str) -> RoutedPush:

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from replication import services
 from replication.choices import RegistryEventAction, ReplicaStatus, RoutingDecision, RoutingExclusion
+from replication.exceptions import InvalidInput
 from replication.models import Region, RegionHealth, RegistryEvent, Replica
 from replication.services import routing
 
@@ -91,6 +92,35 @@ def test_a_tag_whose_latest_digest_was_deleted_resolves_to_nothing(contoso):
     event(contoso, region="westus", action=RegistryEventAction.PUSH, digest=digest, tag="1.0", minutes_ago=10)
     event(contoso, region="westus", action=RegistryEventAction.DELETE, digest=digest, minutes_ago=1)
     assert routing.tag_latest_push(registry=contoso, repository="contoso/app", tag="1.0") is None
+
+
+def test_a_tag_list_adds_tags_known_pushed_elsewhere_and_drops_tags_whose_digest_was_deleted(contoso):
+    pushed, removed, replaced = (f"sha256:{c * 64}" for c in "efa")
+    event(contoso, region="eastus", action=RegistryEventAction.PUSH, digest=pushed, tag="2.0", minutes_ago=1)
+    event(contoso, region="westus", action=RegistryEventAction.PUSH, digest=removed, tag="old", minutes_ago=10)
+    event(contoso, region="westus", action=RegistryEventAction.DELETE, digest=removed, minutes_ago=5)
+    # Deleted, then pushed again under another digest: listed.
+    event(contoso, region="westus", action=RegistryEventAction.PUSH, digest=removed, tag="again", minutes_ago=10)
+    event(contoso, region="westus", action=RegistryEventAction.PUSH, digest=replaced, tag="again", minutes_ago=2)
+    routing.routed_push_record(registry=contoso, region=Region.objects.get(name="westeurope"),
+                               repository="contoso/app", tag="3.0", digest=pushed)
+    tags = routing.repository_tag_list(registry=contoso, repository="contoso/app", replica_tags=["1.0", "old"])
+    assert tags == ["1.0", "2.0", "3.0", "again"]
+
+
+def test_tag_list_pages_walk_the_sorted_list_after_last_and_refuse_a_bad_n():
+    tags = ["a", "b", "c", "d", "e"]
+    first = routing.tag_list_page(tags=tags, number="2")
+    assert (first.tags, first.next_last) == (["a", "b"], "b")
+    second = routing.tag_list_page(tags=tags, number="2", last=first.next_last)
+    assert (second.tags, second.next_last) == (["c", "d"], "d")
+    third = routing.tag_list_page(tags=tags, number="2", last=second.next_last)
+    assert (third.tags, third.next_last) == (["e"], "")
+    assert routing.tag_list_page(tags=tags, number=None, last="c").tags == ["d", "e"]
+    assert routing.tag_list_page(tags=tags, number="").tags == tags  # an empty n is no n
+    for bad in ("1001", "many", "-1"):
+        with pytest.raises(InvalidInput):
+            routing.tag_list_page(tags=tags, number=bad)
 
 
 def test_each_routing_decision_is_counted_per_region(contoso, settings):
