@@ -16,12 +16,8 @@ from django.contrib.auth import authenticate
 from django.core.cache import cache
 from django.http import JsonResponse
 
+from .client_address import request_client_address
 from .exceptions import TooManyAttempts
-
-
-def client_address(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wants it to be unless a known proxy set it.
-    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def _failure_keys(*, username: str, address: str) -> dict[str, tuple[str, int]]:
@@ -74,7 +70,7 @@ def sign_in_attempt(*, request, username: str, password: str):
     Raises TooManyAttempts (429, with retry_after) without checking the password while the user name
     or the client address is over its limit, so a locked-out guesser learns nothing.
     """
-    address = client_address(request)
+    address = request_client_address(request)
     wait = sign_in_wait_seconds(username=username, address=address)
     if wait:
         raise TooManyAttempts(f"Too many failed sign-ins. Try again in {wait} seconds.", retry_after=wait)

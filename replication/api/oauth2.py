@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from ..exceptions import ServiceError, TooManyAttempts, Unauthorized
 from ..services.token_service import registry_token_issue
-from ..throttling import client_address
+from ..client_address import request_client_address
 
 OCI_ERROR_CODES = {400: "UNSUPPORTED", 401: "UNAUTHORIZED", 404: "NAME_UNKNOWN", 409: "DENIED", 429: "TOOMANYREQUESTS"}
 
@@ -32,7 +32,7 @@ def registry_token(request):
         else:
             params = request.GET
         issued = registry_token_issue(service=params.get("service"), scopes=params.getlist("scope"),
-                                      username=username, password=password, client_address=client_address(request))
+                                      username=username, password=password, client_address=request_client_address(request))
     except TooManyAttempts as error:
         response = _error(error.status_code, error.message)
         response["Retry-After"] = str(error.retry_after)

@@ -15,6 +15,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ..choices import RoutingDecision, RoutingExclusion
+from ..client_address import request_client_address
 from ..exceptions import InvalidInput, NotFound
 from ..oci.reference import is_digest, is_repository, is_tag
 from ..services import routing
@@ -110,8 +111,7 @@ class Route:
         self.request = request
         self.repository = repository
         self.registry = routing.registry_for_repository(repository)
-        address = routing.client_address(remote_addr=request.META.get("REMOTE_ADDR", ""),
-                                         forwarded_for=request.headers.get("X-Forwarded-For", ""))
+        address = request_client_address(request)
         self.client_region = routing.client_region_name(address=address)
         self.routes = routing.registry_routes(registry=self.registry, client_region=self.client_region)
         self.candidates = routing.routing_candidates(self.routes)

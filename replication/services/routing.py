@@ -7,7 +7,6 @@ network, so a dead region costs a routing decision nothing.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import math
 import threading
 import time
@@ -26,6 +25,7 @@ from ..choices import (
     RoutingDecision,
     RoutingExclusion,
 )
+from ..client_address import ip_address_or_none, networks_parse
 from ..exceptions import InvalidInput, NotFound
 from ..models import (
     Region,
@@ -44,53 +44,15 @@ ROUTABLE_STATUSES = frozenset({ReplicaStatus.READY, ReplicaStatus.DEGRADED})
 # ---- the client's region --------------------------------------------------------------------
 
 
-def _networks_parse(text: str, *, with_region: bool) -> list:
-    entries = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        cidr, _, region = item.partition("=")
-        try:
-            network = ipaddress.ip_network(cidr.strip(), strict=False)
-        except ValueError:
-            raise InvalidInput(f"'{cidr}' is not a network (CIDR).") from None
-        if with_region and not region.strip():
-            raise InvalidInput(f"'{item}' names no region (CIDR=region).")
-        entries.append((network, region.strip()) if with_region else network)
-    return entries
-
-
 @lru_cache(maxsize=8)
 def client_networks(text: str) -> tuple:
     """CLIENT_NETWORKS parsed, most specific network first (so 10.1.0.0/16 beats 10.0.0.0/8)."""
-    return tuple(sorted(_networks_parse(text, with_region=True), key=lambda entry: -entry[0].prefixlen))
-
-
-@lru_cache(maxsize=8)
-def trusted_proxies(text: str) -> tuple:
-    return tuple(_networks_parse(text, with_region=False))
-
-
-def _address(text: str):
-    try:
-        return ipaddress.ip_address(text.strip())
-    except ValueError:
-        return None
-
-
-def client_address(*, remote_addr: str, forwarded_for: str = "") -> str:
-    """The client's address: the peer, or the first X-Forwarded-For hop when the peer is a trusted proxy."""
-    peer = _address(remote_addr)
-    if forwarded_for and peer is not None and any(peer in net for net in trusted_proxies(settings.TRUSTED_PROXIES)):
-        first_hop = forwarded_for.split(",")[0]
-        if _address(first_hop) is not None:
-            return first_hop.strip()
-    return remote_addr
+    return tuple(sorted(networks_parse(text, with_region=True), key=lambda entry: -entry[0].prefixlen))
 
 
 def client_region_name(*, address: str) -> str:
     """The region of CLIENT_NETWORKS that holds `address`, else CLIENT_DEFAULT_REGION (may be empty)."""
-    ip = _address(address)
+    ip = ip_address_or_none(address)
     if ip is not None:
         for network, region in client_networks(settings.CLIENT_NETWORKS):
             if ip.version == network.version and ip in network:

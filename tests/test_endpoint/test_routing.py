@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from replication import services
 from replication.choices import RegistryEventAction, ReplicaStatus, RoutingDecision, RoutingExclusion
+from replication.client_address import client_address
 from replication.exceptions import InvalidInput
 from replication.models import Region, RegionHealth, RegistryEvent, Replica
 from replication.services import routing
@@ -30,8 +31,8 @@ def routes_from(registry, client_region):
 
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(settings):
     settings.TRUSTED_PROXIES = "192.0.2.0/24"
-    assert routing.client_address(remote_addr="198.51.100.7", forwarded_for="203.0.113.9") == "198.51.100.7"
-    assert routing.client_address(remote_addr="192.0.2.10", forwarded_for="203.0.113.9, 192.0.2.99") == "203.0.113.9"
+    assert client_address(remote_addr="198.51.100.7", forwarded_for="203.0.113.9") == "198.51.100.7"
+    assert client_address(remote_addr="192.0.2.10", forwarded_for="203.0.113.9, 192.0.2.99") == "203.0.113.9"
 
 
 def test_the_most_specific_client_network_names_the_region_else_the_default(settings):
