@@ -31,8 +31,3 @@ MANIFEST_ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCK
 MAX_PAGE_SIZE = 1000
 
 EVENTS_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
-
-# A repository name of the distribution spec: path components of lower-case letters and digits
-# joined by one '.', one or two '_', or any number of '-'; at most 255 characters in all.
-REPOSITORY_NAME_PATTERN = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
-REPOSITORY_NAME_MAX_LENGTH = 255

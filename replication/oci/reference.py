@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-# The distribution spec's <name>: path components of lowercase alphanumerics and separators.
-REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
+# The distribution spec's <name>: path components of lower-case letters and digits joined by one
+# '.', one or two '_', or any number of '-' (a pattern, so others can embed it, e.g. token scopes).
+REPOSITORY_PATTERN = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
+REPOSITORY_RE = re.compile(rf"^{REPOSITORY_PATTERN}$")
 REPOSITORY_MAX_LENGTH = 255  # what many clients enforce on the whole name
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 DIGEST_RE = re.compile(r"^(?P<algorithm>[a-z0-9]+(?:[+._-][a-z0-9]+)*):(?P<encoded>[a-zA-Z0-9=_-]+)$")

@@ -16,7 +16,7 @@ from django.utils import timezone
 from ..choices import REPOSITORY_ACTIONS, ROLE_PERMISSIONS, ActivityAction, RegistryPermission, RegistryRole
 from ..exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..models import Registry, RegistryToken, ReplicationJob, RoleAssignment
-from ..oci.constants import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN
+from ..oci.reference import REPOSITORY_MAX_LENGTH, REPOSITORY_PATTERN
 from .activity import activity_record
 from .registries import registry_get, registry_not_found
 
@@ -133,7 +133,7 @@ def role_assignment_delete(*, assignment: RoleAssignment, actor=None) -> None:
 
 TOKEN_NAME_RE = re.compile(r"^[A-Za-z0-9-]{5,50}$")
 # A repository inside the registry, a prefix with everything under it ("apps/*"), or every repository ("*").
-TOKEN_REPOSITORY_RE = re.compile(rf"^(?:\*|{REPOSITORY_NAME_PATTERN}(?:/\*)?)$")
+TOKEN_REPOSITORY_RE = re.compile(rf"^(?:\*|{REPOSITORY_PATTERN}(?:/\*)?)$")
 
 
 def registry_token_username(token: RegistryToken) -> str:
@@ -160,7 +160,7 @@ def registry_token_validate_scope(*, registry: Registry, scope) -> list[dict]:
         repository, actions = entry["repository"], entry["actions"]
         full_length = len(registry.repository_prefix) + len(str(repository))
         if (not isinstance(repository, str) or not TOKEN_REPOSITORY_RE.match(repository)
-                or full_length > REPOSITORY_NAME_MAX_LENGTH):
+                or full_length > REPOSITORY_MAX_LENGTH):
             raise InvalidInput(f"'{repository}' is not a repository name (lower-case path components such as "
                                f"'apps/web'), a prefix such as 'apps/*', or '*'.", field="scope")
         if repository in seen:
