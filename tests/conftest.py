@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -275,3 +276,30 @@ def local_receivers_allowed(settings, monkeypatch):
     """
     settings.OUTBOUND_ALLOWED_NETWORKS = LOOPBACK_NETWORKS
     monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", LOOPBACK_NETWORKS)
+
+
+@pytest.fixture
+def short_tmp():
+    """A scratch folder with a short path: podman refuses a runroot longer than 50 characters."""
+    path = Path(tempfile.mkdtemp(prefix="podman-", dir="/tmp"))
+    yield path
+    subprocess.run(["podman", "unshare", "rm", "-rf", str(path)], capture_output=True)  # vfs layers owned by subuids
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def podman(short_tmp):
+    """podman(*argv) -> CompletedProcess, with storage, auth file and runtime folder of its own under short_tmp:
+    nothing of the machine's podman state is touched."""
+    binary = shutil.which("podman")
+    if binary is None:
+        pytest.fail("podman is not installed: `apt-get install podman` (scripts/bootstrap.sh installs it)")
+    storage = ["--root", str(short_tmp / "root"), "--runroot", str(short_tmp / "run"), "--storage-driver", "vfs"]
+    env = {"REGISTRY_AUTH_FILE": str(short_tmp / "auth.json"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+           "HOME": str(short_tmp), "XDG_RUNTIME_DIR": str(short_tmp / "xdg")}
+    (short_tmp / "xdg").mkdir()
+
+    def run(*argv):
+        return subprocess.run([binary, *storage, *argv], capture_output=True, text=True, timeout=180, env=env)
+
+    return run

@@ -5,10 +5,8 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import tarfile
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -195,10 +193,3 @@ def counter(region: str, decision: RoutingDecision) -> int:
     return row.count if row else 0
 
 
-@pytest.fixture
-def short_tmp():
-    """podman refuses a runroot longer than 50 characters: pytest's tmp_path is longer."""
-    path = Path(tempfile.mkdtemp(prefix="podman-", dir="/tmp"))
-    yield path
-    subprocess.run(["podman", "unshare", "rm", "-rf", str(path)], capture_output=True)
-    shutil.rmtree(path, ignore_errors=True)

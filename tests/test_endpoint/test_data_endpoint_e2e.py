@@ -77,7 +77,7 @@ def signed_location(endpoint, contoso, repository: str, digest: str, *, method: 
 
 
 def test_skopeo_and_podman_pull_every_layer_from_the_data_endpoint_not_through_the_login_server(
-        endpoint, contoso, europe_data_endpoint, short_tmp, skopeo):
+        endpoint, contoso, europe_data_endpoint, short_tmp, skopeo, podman):
     repository = f"{contoso.name}/app"
     manifest = europe_image(contoso, repository, layers=[os.urandom(300_000), os.urandom(200_000), b"third"])
     layers = [layer["digest"] for layer in manifest["layers"]]
@@ -105,14 +105,6 @@ def test_skopeo_and_podman_pull_every_layer_from_the_data_endpoint_not_through_t
     login_server_blob_answers = re.findall(r'"GET /v2/\S+/blobs/sha256:\S+ HTTP/1.1" (\d+)',
                                            endpoint.log_path.read_text())
     assert login_server_blob_answers and set(login_server_blob_answers) == {"307"}  # not one byte through it
-
-    storage = ["--root", str(short_tmp / "root"), "--runroot", str(short_tmp / "run"), "--storage-driver", "vfs"]
-    env = {"REGISTRY_AUTH_FILE": str(short_tmp / "auth.json"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-           "HOME": str(short_tmp), "XDG_RUNTIME_DIR": str(short_tmp / "xdg")}
-    (short_tmp / "xdg").mkdir()
-
-    def podman(*argv):
-        return subprocess.run(["podman", *storage, *argv], capture_output=True, text=True, timeout=180, env=env)
 
     assert podman("login", "--tls-verify=false", "-u", username, "-p", password, host).returncode == 0
     pulled = podman("pull", "--tls-verify=false", f"{host}/{repository}:1.0")

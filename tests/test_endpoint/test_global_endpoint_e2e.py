@@ -167,7 +167,7 @@ def test_a_tag_pushed_in_europe_pulls_as_the_new_digest_from_the_us_every_time(e
 
 
 def test_skopeo_and_podman_pull_through_the_login_server_with_a_registry_token(endpoint, contoso, short_tmp,
-                                                                                skopeo):
+                                                                                skopeo, podman):
     repository = f"{contoso.name}/app"
     digest = seed_everywhere(contoso, repository, "1.0")
     username, password = f"{contoso.name}/ci", "token-password"
@@ -178,14 +178,6 @@ def test_skopeo_and_podman_pull_through_the_login_server_with_a_registry_token(e
                                 f"docker://{host}/{repository}:1.0"], capture_output=True, timeout=60)
     assert inspected.returncode == 0, inspected.stderr
     assert digest_of(inspected.stdout) == digest
-    storage = ["--root", str(short_tmp / "root"), "--runroot", str(short_tmp / "run"), "--storage-driver", "vfs"]
-    env = {"REGISTRY_AUTH_FILE": str(short_tmp / "auth.json"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-           "HOME": str(short_tmp), "XDG_RUNTIME_DIR": str(short_tmp / "xdg")}
-    (short_tmp / "xdg").mkdir()
-
-    def podman(*argv):
-        return subprocess.run(["podman", *storage, *argv], capture_output=True, text=True, timeout=180, env=env)
-
     login = podman("login", "--tls-verify=false", "-u", username, "-p", password, host)
     assert login.returncode == 0, login.stderr
     pulled = podman("pull", "--tls-verify=false", f"{host}/{repository}:1.0")
