@@ -1,11 +1,16 @@
 """gunicorn's configuration for every web process (the portal, the global endpoint, the data endpoints):
 its own log lines (start, workers, access) in the format of the rest (replication/log_context.py).
 
-Loaded with `gunicorn -c python:portal.gunicorn_conf` before Django, so it reads the environment itself.
+Loaded by path (`gunicorn -c …/portal/gunicorn_conf.py`, replication/endpoint/server.py) before Django, so it
+reads the environment itself, and before gunicorn's --chdir, so it puts the project on the import path itself.
 """
 import os
+import sys
+from pathlib import Path
 
 from gunicorn import glogging
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from replication.log_context import context_enter, context_exit, logging_config
 

@@ -168,7 +168,7 @@ class ReplicationJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The id of the request (API call or registry event) that caused it, so its logs can be followed.
-    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    request_id = models.CharField(max_length=64, blank=True, default="", db_default="", db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -242,7 +242,7 @@ class WebhookDelivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     # The id of the request (API call or registry event) that caused it, so its logs can be followed.
-    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    request_id = models.CharField(max_length=64, blank=True, default="", db_default="", db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -18,7 +18,7 @@ def endpoint_argv(*, binds=None, workers: int = 2, threads: int = 16,
     argv = [sys.executable, "-m", "gunicorn", application, "--worker-class", "gthread",
             "--workers", str(workers), "--threads", str(threads), "--chdir", str(settings.BASE_DIR),
             # Logs (start, access) in the portal's format: portal/gunicorn_conf.py.
-            "--config", "python:portal.gunicorn_conf", "--graceful-timeout", "5", "--timeout", "120",
+            "--config", str(settings.BASE_DIR / "portal" / "gunicorn_conf.py"), "--graceful-timeout", "5", "--timeout", "120",
             "--no-control-socket"]  # several endpoints on one machine would share one socket path
     for bind in binds:
         argv += ["--bind", bind]
