@@ -75,3 +75,13 @@ def test_readyz_fails_when_the_broker_is_unreachable(production_var, start_porta
     checks = answer.json()["checks"]
     assert checks["broker"]["ok"] is False and checks["broker"]["error"]
     assert checks["database"] == {"ok": True} and checks["home_regions"] == {"ok": True}
+
+
+def test_probes_over_plain_http_are_not_redirected_to_https(settings, db):
+    """Load balancers probe over http from inside the network, while every page is redirected to https."""
+    settings.SECURE_SSL_REDIRECT = True
+    client = Client()  # a new client loads SecurityMiddleware with this setting
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    page = client.get("/accounts/login/")
+    assert page.status_code == 301 and page["Location"].startswith("https://")
