@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -21,3 +21,32 @@ def tune_copy_engine(**_):
     from replication.oci import tune_socket_reads
 
     tune_socket_reads()
+
+
+# ---- the request id travels with every task (replication/log_context.py) ---------------------------------------
+_task_log_contexts = {}
+
+
+@before_task_publish.connect
+def send_the_request_id(headers=None, **_):
+    """A task sent while a request (or a task) runs carries its request id in the message's headers."""
+    from replication.log_context import current_request_id
+
+    if headers is not None and current_request_id() and not headers.get("request_id"):
+        headers["request_id"] = current_request_id()
+
+
+@task_prerun.connect
+def enter_the_request_id(task_id=None, task=None, **_):
+    from replication.log_context import context_enter
+
+    _task_log_contexts[task_id] = context_enter(request_id=getattr(task.request, "request_id", None) or "")
+
+
+@task_postrun.connect
+def leave_the_request_id(task_id=None, **_):
+    from replication.log_context import context_exit
+
+    token = _task_log_contexts.pop(task_id, None)
+    if token is not None:
+        context_exit(token)

@@ -10,6 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.local_secrets import private_dir_ensure, private_file_create, private_file_restrict, secret_key_file_read
+from replication.log_context import logging_config as log_context_logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = private_dir_ensure(Path(os.environ.get("GEOREGISTRY_VAR_DIR", BASE_DIR / "var")))
@@ -205,13 +206,6 @@ REGION_HEALTH_TIMEOUT = float(os.environ.get("REGION_HEALTH_TIMEOUT", "1.0"))
 REGION_HEALTH_INTERVAL = float(os.environ.get("REGION_HEALTH_INTERVAL", "5"))
 REPLICATION_CONCURRENCY = int(os.environ.get("REPLICATION_CONCURRENCY", "8"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
-}
 REGISTRY_HTTP_TIMEOUT = float(os.environ.get("REGISTRY_HTTP_TIMEOUT", "60"))
 REPLICATION_STALE_SECONDS = int(os.environ.get("REPLICATION_STALE_SECONDS", "120"))
 WEBHOOK_HTTP_TIMEOUT = float(os.environ.get("WEBHOOK_HTTP_TIMEOUT", "10"))
@@ -290,3 +284,36 @@ ENDPOINT_BLOB_DOWNLOADS = os.environ.get("ENDPOINT_BLOB_DOWNLOADS", "relay")
 DATA_URL_LIFETIME = int(os.environ.get("DATA_URL_LIFETIME", "300"))  # seconds
 # `run_local` starts a data endpoint per local region on this port + the region's index.
 LOCAL_DATA_ENDPOINTS_BASE_PORT = int(os.environ.get("LOCAL_DATA_ENDPOINTS_BASE_PORT", "5201"))
+
+# ---- Operations (issue 13): static files, HTTPS behind a proxy, logs with a request id ------------------------
+# Hashed, compressed static names (collectstatic writes them and staticfiles.json; WhiteNoise serves them with
+# far-future caching). Test runs never collect, so they keep plain names (the live server serves the sources).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+                    if os.environ.get("PYTEST_VERSION") and not os.environ.get("STATICFILES_MANIFEST")
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Production behind a TLS proxy (docs/deploy.md); each is off by default, so `make run` works on plain http.
+# The proxy must set X-Forwarded-Proto (and strip a client's own): only then is a request known to be https.
+if os.environ.get("DJANGO_BEHIND_TLS_PROXY", "0") == "1":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = os.environ.get("DJANGO_SSL_REDIRECT", "0") == "1"
+# Load balancers probe over plain http from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = os.environ.get("DJANGO_SECURE_COOKIES", "0") == "1"
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("DJANGO_HSTS_INCLUDE_SUBDOMAINS", "0") == "1"
+SECURE_HSTS_PRELOAD = os.environ.get("DJANGO_HSTS_PRELOAD", "0") == "1"
+# e.g. "https://registry.example.com": the portal's public origin(s), for forms posted through the proxy.
+CSRF_TRUSTED_ORIGINS = [origin for origin in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if origin]
+# One format for the portal, the endpoints and the workers (replication/log_context.py): LOG_FORMAT=json gives one
+# JSON object per line; every record carries the request id (and the job and region while a job runs).
+LOGGING = log_context_logging_config(level=os.environ.get("LOG_LEVEL", "INFO"),
+                                     format=os.environ.get("LOG_FORMAT", "text"))
+# The worker keeps these LOGGING handlers instead of installing Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# First of all, so every later layer (and its errors) logs with the request's id.
+MIDDLEWARE = ["replication.request_id.RequestIdMiddleware", *MIDDLEWARE]
+# /readyz waits this long (seconds) for the broker to accept a connection.
+READYZ_BROKER_TIMEOUT = float(os.environ.get("READYZ_BROKER_TIMEOUT", "2"))

@@ -19,3 +19,14 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("replication.urls")),
 ]
+
+# Health checks (issue 13): outside every app prefix, no sign-in, no session (never_cache: probes must not be
+# answered from a cache).
+from django.views.decorators.cache import never_cache  # noqa: E402
+
+from replication.views import healthz, readyz  # noqa: E402
+
+urlpatterns += [
+    path("healthz", never_cache(healthz), name="healthz"),
+    path("readyz", never_cache(readyz), name="readyz"),
+]

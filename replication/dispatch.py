@@ -7,6 +7,7 @@ from celery import current_app
 from django.db import transaction
 
 from .job_specs import JobSpec, spec_dump
+from .log_context import current_request_id
 from .models import Region, Registry, Replica, ReplicationJob
 from .queues import region_queue
 
@@ -33,7 +34,7 @@ def job_record(*, spec: JobSpec, replica: Replica | None = None, registry: Regis
     registry = registry if registry is not None else replica.registry
     region = region if region is not None else replica.region
     job = ReplicationJob.objects.create(replica=replica, registry=registry, region=region, kind=spec.kind,
-                                        spec=spec_dump(spec))
+                                        spec=spec_dump(spec), request_id=current_request_id())
     job_send(job)
     return job
 

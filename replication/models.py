@@ -167,6 +167,8 @@ class ReplicationJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The id of the request (API call or registry event) that caused it, so its logs can be followed.
+    request_id = models.CharField(max_length=64, blank=True, default="", db_default="", db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -239,6 +241,8 @@ class WebhookDelivery(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The id of the request (API call or registry event) that caused it, so its logs can be followed.
+    request_id = models.CharField(max_length=64, blank=True, default="", db_default="", db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied as PageForbidden
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
 from django.templatetags.static import static
@@ -24,6 +24,7 @@ from .forms import AnonymousPullForm, RegistryCreateForm, ReplicaCreateForm, Rou
 from .maps import MapRegion, render_region_map
 from .models import Region, Registry, Sku
 from .pricing import monthly_cost
+from .readiness import readiness
 from .services import access
 from .services.image_status import registry_image_matrix
 
@@ -242,3 +243,20 @@ class RegistryAnonymousPullView(RegistryActionView):
         if enabled:
             return f"Anonymous pull is on: anyone can pull from {registry.name} without credentials."
         return f"Anonymous pull is off: pulls from {registry.name} need credentials."
+
+
+# ---- health checks for load balancers and orchestrators (no sign-in; nothing about registries) -----------------
+
+def healthz(request):
+    """The process answers: nothing else is checked (no database), so a restart is only asked for when it hangs."""
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request):
+    """Ready for traffic: 200, or 503 naming each failed check (replication/readiness.py)."""
+    results = readiness()
+    ready = all(result.ok for result in results.values())
+    body = {"status": "ok" if ready else "unavailable",
+            "checks": {name: ({"ok": True} if result.ok else {"ok": False, "error": result.detail})
+                       for name, result in results.items()}}
+    return JsonResponse(body, status=200 if ready else 503)

@@ -17,11 +17,17 @@ def endpoint_argv(*, binds=None, workers: int = 2, threads: int = 16,
     binds = binds or [urlsplit(settings.GLOBAL_ENDPOINT_URL).netloc]
     argv = [sys.executable, "-m", "gunicorn", application, "--worker-class", "gthread",
             "--workers", str(workers), "--threads", str(threads), "--chdir", str(settings.BASE_DIR),
-            "--access-logfile", "-", "--graceful-timeout", "5", "--timeout", "120",
+            # Logs (start, access) in the portal's format: portal/gunicorn_conf.py.
+            "--config", str(settings.BASE_DIR / "portal" / "gunicorn_conf.py"), "--graceful-timeout", "5", "--timeout", "120",
             "--no-control-socket"]  # several endpoints on one machine would share one socket path
     for bind in binds:
         argv += ["--bind", bind]
     return argv
+
+
+def portal_argv(*, bind: str, workers: int = 2, threads: int = 8) -> list[str]:
+    """gunicorn for the portal (pages, API, token service, events intake), the same way as the endpoints."""
+    return endpoint_argv(binds=[bind], workers=workers, threads=threads, application="portal.wsgi:application")
 
 
 def data_endpoint_command(*, region: str, bind: str, workers: int = 2, threads: int = 16) -> tuple[list[str], dict]:

@@ -26,6 +26,7 @@ from .kinds import JOB_TYPES
 from .progress import ProgressRecorder
 from ..retry import retry_policy
 from ..job_specs import SpecError, spec_load
+from ..log_context import log_context
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,16 @@ def job_run(*, job_id: int, retries_done: int = 0) -> RunResult:
     if not job_transition(job_id=job_id, to=JobState.RUNNING, worker=WORKER_ID, attempts=F("attempts") + 1):
         return RunResult(state=None)
     job = ReplicationJob.objects.select_related("replica__registry__home_region", "region", "registry").get(pk=job_id)
+    # Every line logged while it runs names the job, its region and the request that caused it.
+    with log_context(request_id=job.request_id, job_id=job.pk, region=job.region.name):
+        log.info("Running %s job %s (attempt %s)", job.kind, job.pk, job.attempts)
+        result = _job_execute(job, retries_done=retries_done)
+        log.info("Job %s ended %s", job.pk, result.state)
+        return result
+
+
+def _job_execute(job: ReplicationJob, *, retries_done: int) -> RunResult:
+    job_id = job.pk
     job_type = JOB_TYPES[JobKind(job.kind)]
     try:
         spec = spec_load(job.kind, job.spec)

@@ -53,6 +53,7 @@ from ..choices import (
     WebhookDeliveryState,
 )
 from ..exceptions import Conflict, InvalidInput, NotFound
+from ..log_context import current_request_id, log_context
 from ..models import Registry, Replica, Sku, Webhook, WebhookDelivery
 from ..dispatch import DELIVER_WEBHOOK_TASK, task_send_on_commit
 from ..oci.reference import is_repository, is_tag
@@ -403,6 +404,7 @@ def _delivery_queue(webhook: Webhook, *, event_id, action, timestamp, target, re
     delivery = WebhookDelivery.objects.create(
         webhook=webhook, event_id=event_id, action=action, request_body=body,
         request_headers=webhook_logged_headers(webhook, webhook_request_headers(webhook, webhook_raw_body(body))),
+        request_id=current_request_id(),
     )
     task_send_on_commit(DELIVER_WEBHOOK_TASK, kwargs={"delivery_id": delivery.pk},
                         queue=region_queue(webhook.region.name))
@@ -529,7 +531,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> float | None:
     raw_body = webhook_raw_body(delivery.request_body)
     headers = webhook_request_headers(webhook, raw_body)
     clock = time.monotonic()
-    answer = _post(webhook.service_uri, raw_body, headers)
+    # A resent delivery (the recovery sweep) runs outside its request: its row says which one it was.
+    with log_context(request_id=delivery.request_id, region=webhook.region.name):
+        answer = _post(webhook.service_uri, raw_body, headers)
     duration_ms = int((time.monotonic() - clock) * 1000)
 
     countdown = None

@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from portal.local_secrets import private_dir_ensure, private_file_create
 from replication.demo import demo_registry_seed
-from replication.endpoint.server import data_endpoint_command, endpoint_argv
+from replication.endpoint.server import data_endpoint_command, endpoint_argv, portal_argv
 from replication.local_fleet import LocalFleet
 from replication.management.commands.run_worker import worker_argv
 from replication.services.regions import region_set_data_endpoint
@@ -56,7 +56,7 @@ class Command(BaseCommand):
     def handle(self, *args, addr, no_demo, **options):
         private_dir_ensure(settings.VAR_DIR)
         call_command("migrate", verbosity=0)
-        # DEBUG is off by default, so runserver serves no static files: WhiteNoise serves STATIC_ROOT.
+        # WhiteNoise serves STATIC_ROOT, with the hashed names collectstatic writes down.
         call_command("collectstatic", interactive=False, verbosity=0)
         username, password, token = admin_credentials()
         children: list[subprocess.Popen] = []
@@ -79,7 +79,7 @@ class Command(BaseCommand):
                 ("worker", worker_argv(regions=fleet.names, concurrency=2), None),
                 ("beat", [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
                           "-s", str(settings.VAR_DIR / "celerybeat-schedule")], None),
-                ("portal", [sys.executable, "manage.py", "runserver", addr, "--noreload"], None),
+                ("portal", portal_argv(bind=addr), None),  # gunicorn, as in production
                 ("endpoint", endpoint_argv(), endpoint_env),
             ] + self.data_endpoints(fleet.names, portal_url=f"http://{addr}"):
                 log = open(logs / f"{name}.log", "ab")
