@@ -6,11 +6,19 @@ from django.conf import settings
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from .choices import ACCESS_ACTIVITY_ACTIONS, ActivityAction, RegionState, RegistryPermission, RoutingDecision
+from .choices import (
+    ACCESS_ACTIVITY_ACTIONS,
+    ActivityAction,
+    HealthState,
+    RegionState,
+    RegistryPermission,
+    RoutingDecision,
+)
 from .exceptions import InvalidInput
 from .models import ActivityRecord, Region, Registry, Replica, ReplicationJob
 from .pricing import monthly_cost
 from .services import routing
+from .services.health import region_health_view, replica_display_state, unreachable_message
 from .services.access import registries_visible_to, registry_has_permission
 from .services.regions import region_availability
 
@@ -33,13 +41,14 @@ def replica_list(*, registry: Registry) -> list[Replica]:
     """Replicas with their latest job attached as `latest_job` (None when there is none)."""
     replicas = list(
         Replica.objects.filter(registry=registry)
-        .select_related("region", "registry")
+        .select_related("region", "region__health", "registry")
         .prefetch_related(Prefetch("jobs", queryset=ReplicationJob.objects.order_by("-created_at", "-id")))
         .order_by("region__display_name")
     )
     for replica in replicas:
         jobs = list(replica.jobs.all())
         replica.latest_job = jobs[0] if jobs else None
+        replica.display = replica_display_state(replica)
     return replicas
 
 
@@ -133,3 +142,26 @@ def activity_list(*, registry: Registry, user, action: str | None = None,
     if not registry_has_permission(user=user, registry=registry, permission=RegistryPermission.ADMINISTER):
         records = records.exclude(action__in=ACCESS_ACTIVITY_ACTIONS)
     return records[:limit]
+
+
+# ---- health shown on the pages (issue 11) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HomeOutage:
+    """The registry's home region is unreachable: what still works through the login server, and what waits."""
+
+    region: Region
+    message: str  # "Region X is unreachable since …: error"
+    serving_regions: list[str]  # the other replicas that take the login server's traffic now
+
+
+def registry_home_outage(*, registry: Registry) -> HomeOutage | None:
+    """None while the home region's last probe answered (or it was never probed); reads records only."""
+    home = Region.objects.select_related("health").get(pk=registry.home_region_id)
+    health = region_health_view(home)
+    if health.state != HealthState.UNREACHABLE:
+        return None
+    serving = [route.region.name for route in routing.registry_routes(registry=registry)
+               if route.takes_traffic and route.region.pk != home.pk]
+    return HomeOutage(region=home, message=unreachable_message(home, health), serving_regions=serving)

@@ -14,7 +14,8 @@ from .regions import region_get
 def replica_get(*, registry: Registry, region: str) -> Replica:
     region_obj = region_get(name=region)
     try:
-        return Replica.objects.select_related("registry", "region").get(registry=registry, region=region_obj)
+        return (Replica.objects.select_related("registry", "region", "region__health")
+                .get(registry=registry, region=region_obj))
     except Replica.DoesNotExist:
         raise NotFound(f"Registry '{registry.name}' has no replica in '{region_obj.name}'.") from None
 

@@ -1,0 +1,89 @@
+"""Health you can trust: a replica in an unreachable region says so in the API and on every page, from the
+recorded probe; a registry whose home region is unreachable shows a banner on each of its pages."""
+import pytest
+
+from replication.choices import ReplicaStatus
+from replication.services.health import region_health_probe
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_in(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def replica_json(api_client, registry="contoso", region="westeurope") -> dict:
+    return api_client.get(f"/api/v1/registries/{registry}/replicas/{region}/").json()
+
+
+def test_replica_in_a_stopped_region_is_unreachable_in_the_api_once_probed(api_client, registry_with_replicas,
+                                                                           westeurope_registry):
+    registry_with_replicas(replicas=("westeurope",), status=ReplicaStatus.READY, status_message="In sync with westus.")
+    region_health_probe()
+    healthy = replica_json(api_client)
+    assert healthy["display_state"] == "ready" and healthy["status"] == "ready"
+    assert healthy["health"]["state"] == "healthy" and healthy["health"]["error"] == ""
+    assert healthy["health"]["since"] and healthy["health"]["checked_at"]
+
+    westeurope_registry.stop()
+    assert replica_json(api_client) == healthy  # reads never probe: nothing changes until the probe runs
+    region_health_probe()
+    dead = replica_json(api_client)
+    assert dead["status"] == "ready"  # the stored status is the worker's; what people are shown is:
+    assert dead["display_state"] == "unreachable"
+    assert dead["health"]["state"] == "unreachable" and "ConnectError" in dead["health"]["error"]
+    assert dead["display_message"].startswith("Region westeurope is unreachable since ")
+    assert "In sync with westus." in dead["display_message"]
+    listed = {r["region"]: r for r in api_client.get("/api/v1/registries/contoso/replicas/").json()}
+    assert listed["westeurope"]["display_state"] == "unreachable" and listed["westus"]["display_state"] == "ready"
+    region = api_client.get("/api/v1/regions/westeurope/").json()
+    assert region["health"] == dead["health"]
+
+    westeurope_registry.start()
+    region_health_probe()
+    back = replica_json(api_client)
+    assert back["display_state"] == "ready" and back["health"]["state"] == "healthy"
+
+
+def test_a_deleting_replica_in_a_dead_region_stays_deleting(api_client, registry_with_replicas, westeurope_registry):
+    registry_with_replicas(replicas=("westeurope",), status=ReplicaStatus.DELETING)
+    westeurope_registry.stop()
+    region_health_probe()
+    replica = replica_json(api_client)
+    assert replica["display_state"] == "deleting" and replica["health"]["state"] == "unreachable"
+
+
+def test_pages_mark_the_unreachable_replica_in_table_popup_and_badge(signed_in, registry_with_replicas,
+                                                                     westeurope_registry):
+    registry_with_replicas(replicas=("westeurope",), status=ReplicaStatus.READY, status_message="In sync with westus.")
+    westeurope_registry.stop()
+    region_health_probe()
+    overview = signed_in.get("/registries/contoso/").content.decode()
+    assert 'data-region="westeurope" data-status="ready" data-state="unreachable"' in overview
+    assert 'class="badge status-unreachable" data-state="unreachable"' in overview
+    assert "Region westeurope is unreachable since" in overview
+    assert 'data-region="westus" data-status="ready" data-state="ready"' in overview
+    replications = signed_in.get("/registries/contoso/replications/").content.decode()
+    assert 'data-state="unreachable"' in replications
+    # The map's popup for the replica (rendered into the map's HTML) says it too.
+    popup = signed_in.get("/registries/contoso/replications/").context["region_map"]
+    assert "status-unreachable" in popup.script
+    assert 'id="home-outage"' not in overview  # the home region answers
+
+
+def test_home_region_unreachable_shows_the_banner_on_every_registry_page(signed_in, registry_with_replicas,
+                                                                         westeurope_registry):
+    registry_with_replicas(name="fabrikam", home="westeurope", replicas=("westus",))
+    region_health_probe()
+    assert 'id="home-outage"' not in signed_in.get("/registries/fabrikam/").content.decode()
+
+    westeurope_registry.stop()
+    region_health_probe()
+    for url in ("/registries/fabrikam/", "/registries/fabrikam/replications/"):
+        page = signed_in.get(url).content.decode()
+        assert 'id="home-outage"' in page and 'data-region="westeurope"' in page, url
+        assert "The home region West Europe is unreachable" in page
+        # westus is ready but has just... been probed up long enough? It takes traffic only after the cooldown.
+        assert "New replicas and syncs copy from the home region" in page
