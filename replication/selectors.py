@@ -9,8 +9,11 @@ from django.db.models import Count, Prefetch, QuerySet
 from .choices import (
     ACCESS_ACTIVITY_ACTIONS,
     ActivityAction,
+    WHOLE_REPLICA_JOB_KINDS,
     HealthState,
+    JobState,
     RegionState,
+    ReplicaStatus,
     RegistryPermission,
     RoutingDecision,
 )
@@ -49,6 +52,7 @@ def replica_list(*, registry: Registry) -> list[Replica]:
         jobs = list(replica.jobs.all())
         replica.latest_job = jobs[0] if jobs else None
         replica.display = replica_display_state(replica)
+        replica.last_failure = replica_last_failure(replica, jobs=jobs)
     return replicas
 
 
@@ -165,3 +169,20 @@ def registry_home_outage(*, registry: Registry) -> HomeOutage | None:
     serving = [route.region.name for route in routing.registry_routes(registry=registry)
                if route.takes_traffic and route.region.pk != home.pk]
     return HomeOutage(region=home, message=unreachable_message(home, health), serving_regions=serving)
+
+
+def replica_last_failure(replica: Replica, *, jobs: list[ReplicationJob] | None = None) -> str:
+    """Why the last sync failed, while no sync has succeeded since (a retry or a self-repair keeps it
+    visible); empty for a replica that is level. `jobs`: its jobs newest first, when already read."""
+    if replica.status not in (ReplicaStatus.CREATING, ReplicaStatus.SYNCING, ReplicaStatus.FAILED):
+        return ""
+    if jobs is None:
+        jobs = list(replica.jobs.filter(kind__in=WHOLE_REPLICA_JOB_KINDS).order_by("-created_at", "-id")[:20])
+    for job in jobs:
+        if job.kind not in WHOLE_REPLICA_JOB_KINDS:
+            continue
+        if job.state == JobState.SUCCEEDED:
+            return ""
+        if job.state == JobState.FAILED:
+            return job.error
+    return ""

@@ -201,6 +201,16 @@ class ReplicaDeleteView(RegistryActionView):
         return f"Replica in {replica.region.display_name} is being deleted."
 
 
+class ReplicaForceDeleteView(RegistryActionView):
+    required_permission = RegistryPermission.ADMINISTER  # owners: it gives up waiting for the region
+
+    def perform(self, request, registry, region):
+        replica = services.replica_get(registry=registry, region=region)
+        services.replica_delete(replica=replica, actor=request.user, force=True)
+        return (f"Replica in {replica.region.display_name} removed; its images there are purged "
+                "whenever the region answers.")
+
+
 class ReplicaSyncView(RegistryActionView):
     def perform(self, request, registry, region):
         replica = services.replica_get(registry=registry, region=region)

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from ..choices import HealthState, JobState, ReplicaDisplayState, ReplicaStatus
 from ..models import Region, Registry, Replica, ReplicationJob, Sku
-from ..selectors import registry_monthly_cost, replica_latest_job
+from ..selectors import registry_monthly_cost, replica_last_failure, replica_latest_job
 from ..services.health import region_health_view, region_is_deployed, replica_display_state
 
 
@@ -134,12 +134,13 @@ class ReplicaSerializer(serializers.ModelSerializer):
     health = serializers.SerializerMethodField()
     display_state = serializers.SerializerMethodField()
     display_message = serializers.SerializerMethodField()
+    last_failure = serializers.SerializerMethodField()
 
     class Meta:
         model = Replica
         fields = ["region", "status", "status_message", "status_changed_at", "is_home", "region_endpoint_enabled",
                   "zone_redundancy", "last_synced_at", "created_at", "updated_at", "latest_job", "url",
-                  "health", "display_state", "display_message"]
+                  "health", "display_state", "display_message", "last_failure"]
 
     def _display(self, replica):
         display = getattr(replica, "display", None)  # selectors.replica_list attaches it
@@ -155,6 +156,11 @@ class ReplicaSerializer(serializers.ModelSerializer):
     def get_display_state(self, replica) -> str:
         """The status shown in the pages: `unreachable` while the region's last probe failed, else `status`."""
         return self._display(replica).state.value
+
+    def get_last_failure(self, replica) -> str:
+        """Why the last sync failed while none has succeeded since (visible through retries); else empty."""
+        found = getattr(replica, "last_failure", None)  # selectors.replica_list attaches it
+        return found if found is not None else replica_last_failure(replica)
 
     def get_display_message(self, replica) -> str:
         """The status line shown in the pages (why it is unreachable, else status_message)."""

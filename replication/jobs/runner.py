@@ -91,6 +91,8 @@ def job_run(*, job_id: int, retries_done: int = 0) -> RunResult:
         policy = retry_policy("REPLICATION")
         if not is_retryable(exc):
             return _fail(job, job_type, error)
+        if job_type.waits_for_region:
+            return _wait_for_region(job, job_type, error, policy=policy, retries_done=retries_done)
         if not policy.may_retry(retries_done):
             return _fail(job, job_type, f"{error} (gave up after {retries_done + 1} attempts)")
         countdown = policy.countdown(retries_done)
@@ -108,6 +110,16 @@ def job_run(*, job_id: int, retries_done: int = 0) -> RunResult:
     )
     job_type.on_succeeded(job, outcome)
     return RunResult(state=JobState.SUCCEEDED)
+
+
+def _wait_for_region(job: ReplicationJob, job_type, error: str, *, policy, retries_done: int) -> RunResult:
+    """Retry with backoff, then wait `queued` without a task until the region answers (self_repair sends it)."""
+    message = f"Waiting for region {job.region.name} to come back: {error}"
+    countdown = policy.countdown(retries_done) if policy.may_retry(retries_done) else None
+    detail = f" (retrying in {countdown:.0f} s)" if countdown is not None else " (sent again once it answers)"
+    if job_transition(job_id=job.pk, to=JobState.QUEUED, error=message + detail):
+        job_type.on_waiting(job, message)
+    return RunResult(state=JobState.QUEUED, retry_in=countdown)
 
 
 def _fail(job: ReplicationJob, job_type, error: str) -> RunResult:
