@@ -23,7 +23,7 @@ from ..oci.client import RegistryError
 from ..queues import region_queue
 from ..dispatch import DELIVER_WEBHOOK_TASK, job_send, task_send_on_commit
 from .kinds import JOB_TYPES
-from .progress import ProgressRecorder
+from .progress import EarlierAttempts, ProgressRecorder
 from ..retry import retry_policy
 from ..job_specs import SpecError, spec_load
 
@@ -83,8 +83,9 @@ def job_run(*, job_id: int, retries_done: int = 0) -> RunResult:
         job_transition(job_id=job_id, to=JobState.CANCELED, error="The replica was deleted.")
         return RunResult(state=JobState.CANCELED)
 
+    earlier = EarlierAttempts.of(job)  # what earlier attempts copied stays counted
     try:
-        with ProgressRecorder(job.pk) as record_progress:
+        with ProgressRecorder(job.pk, earlier=earlier) as record_progress:
             outcome = job_type.run(job, spec, record_progress)
     except Exception as exc:
         error = describe_error(exc, region_name=job.region.name)
@@ -101,13 +102,7 @@ def job_run(*, job_id: int, retries_done: int = 0) -> RunResult:
             job_type.on_retrying(job, error, countdown)
         return RunResult(state=JobState.QUEUED, retry_in=countdown)
 
-    progress = outcome.progress
-    job_transition(
-        job_id=job_id, to=JobState.SUCCEEDED, error="",
-        manifests_total=progress.manifests_total, manifests_done=progress.manifests_done,
-        blobs_total=progress.blobs_total, blobs_done=progress.blobs_done,
-        bytes_total=progress.bytes_total, bytes_done=progress.bytes_done,
-    )
+    job_transition(job_id=job_id, to=JobState.SUCCEEDED, error="", **earlier.fields(outcome.progress))
     job_type.on_succeeded(job, outcome)
     return RunResult(state=JobState.SUCCEEDED)
 
