@@ -8,17 +8,19 @@ from django.db.models import Count, Prefetch, QuerySet
 
 from .choices import (
     ACCESS_ACTIVITY_ACTIONS,
-    ActivityAction,
     WHOLE_REPLICA_JOB_KINDS,
+    ActivityAction,
     HealthState,
+    ImageReplicationStatus,
     JobState,
     RegionState,
-    ReplicaStatus,
     RegistryPermission,
+    ReplicaDisplayState,
+    ReplicaStatus,
     RoutingDecision,
 )
 from .exceptions import InvalidInput
-from .models import ActivityRecord, Region, Registry, Replica, ReplicationJob
+from .models import ActivityRecord, ImageReplication, Region, Registry, Replica, ReplicationJob
 from .pricing import monthly_cost
 from .services import routing
 from .services.health import region_health_view, replica_display_state, unreachable_message
@@ -186,3 +188,42 @@ def replica_last_failure(replica: Replica, *, jobs: list[ReplicationJob] | None 
         if job.state == JobState.FAILED:
             return job.error
     return ""
+
+
+@dataclass(frozen=True)
+class RegistryHealthSummary:
+    """One registry's health for the registry list: replicas ready of all, unreachable regions, images behind."""
+
+    replicas_ready: int
+    replicas_total: int
+    unreachable_regions: list[str]
+    images_pending: int
+    images_failed: int
+
+    @property
+    def healthy(self) -> bool:
+        return (self.replicas_ready == self.replicas_total and not self.unreachable_regions
+                and not self.images_pending and not self.images_failed)
+
+
+def registries_attach_health(registries: list[Registry]) -> list[Registry]:
+    """Set `health_summary` on each registry from recorded state (three queries for the whole list)."""
+    ids = [registry.pk for registry in registries]
+    replicas: dict[int, list[Replica]] = {pk: [] for pk in ids}
+    for replica in Replica.objects.filter(registry_id__in=ids).select_related("region", "region__health"):
+        replicas[replica.registry_id].append(replica)
+    images = {(row["registry_id"], row["status"]): row["count"] for row in
+              ImageReplication.objects.filter(registry_id__in=ids, status__in=[ImageReplicationStatus.PENDING,
+                                                                                ImageReplicationStatus.FAILED])
+              .values("registry_id", "status").annotate(count=Count("id")).order_by()}
+    for registry in registries:
+        displays = [(replica, replica_display_state(replica)) for replica in replicas[registry.pk]]
+        registry.health_summary = RegistryHealthSummary(
+            replicas_ready=sum(display.state == ReplicaDisplayState.READY for _, display in displays),
+            replicas_total=len(displays),
+            unreachable_regions=sorted(replica.region.name for replica, display in displays
+                                       if display.health.state == HealthState.UNREACHABLE),
+            images_pending=images.get((registry.pk, ImageReplicationStatus.PENDING), 0),
+            images_failed=images.get((registry.pk, ImageReplicationStatus.FAILED), 0),
+        )
+    return registries

@@ -101,8 +101,8 @@ class RegistryListView(LoginRequiredMixin, View):
         regions = list(Region.objects.all())
         availability = services.region_availability(regions)
         form.set_choices(skus=Sku.objects.all(), available_regions=[r for r in regions if availability[r.pk]])
-        registries = [(registry, selectors.registry_monthly_cost(registry))
-                      for registry in selectors.registry_list(user=request.user)]
+        visible = selectors.registries_attach_health(list(selectors.registry_list(user=request.user)))
+        registries = [(registry, selectors.registry_monthly_cost(registry)) for registry in visible]
         return render(request, self.template_name, {"registries": registries, "form": form}, status=status)
 
 

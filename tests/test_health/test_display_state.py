@@ -87,3 +87,25 @@ def test_home_region_unreachable_shows_the_banner_on_every_registry_page(signed_
         assert "The home region West Europe is unreachable" in page
         # westus is ready but has just... been probed up long enough? It takes traffic only after the cooldown.
         assert "New replicas and syncs copy from the home region" in page
+
+
+def test_the_registry_list_shows_each_registrys_health(signed_in, registry_with_replicas, westeurope_registry):
+    from django.utils import timezone
+
+    from replication.models import ImageReplication, Region
+
+    registry = registry_with_replicas(replicas=("westeurope", "eastus"), status=ReplicaStatus.READY)
+    registry_with_replicas(name="fabrikam", replicas=("eastus",), status=ReplicaStatus.FAILED)
+    common = {"registry": registry, "repository": "contoso/web", "digest": "sha256:" + "c" * 64,
+              "pushed_at": timezone.now()}
+    ImageReplication.objects.create(region=Region.objects.get(name="eastus"), reference="1.0", status="pending",
+                                    **common)
+    ImageReplication.objects.create(region=Region.objects.get(name="eastus"), reference="2.0", status="failed",
+                                    **common)
+    westeurope_registry.stop()
+    region_health_probe()
+    page = signed_in.get("/registries/").content.decode()
+    assert ('data-health="attention" data-replicas-ready="2" data-replicas-total="3" data-unreachable="westeurope" '
+            'data-images-pending="1" data-images-failed="1"') in " ".join(page.split())
+    assert "2/3 ready" in page and "Unreachable: westeurope" in page and "Images: 1 pending, 1 failed" in page
+    assert 'data-replicas-ready="1" data-replicas-total="2" data-unreachable=""' in " ".join(page.split())
