@@ -159,7 +159,7 @@ class HomeOutage:
 
     region: Region
     message: str  # "Region X is unreachable since …: error"
-    serving_regions: list[str]  # the other replicas that take the login server's traffic now
+    serving_regions: list[str]  # the other replicas the login server sends traffic to now
 
 
 def registry_home_outage(*, registry: Registry) -> HomeOutage | None:
@@ -168,8 +168,9 @@ def registry_home_outage(*, registry: Registry) -> HomeOutage | None:
     health = region_health_view(home)
     if health.state != HealthState.UNREACHABLE:
         return None
-    serving = [route.region.name for route in routing.registry_routes(registry=registry)
-               if route.takes_traffic and route.region.pk != home.pk]
+    # The replicas the global endpoint would use now (those only cooling down when none takes traffic).
+    serving = [route.region.name for route in routing.routing_candidates(routing.registry_routes(registry=registry))
+               if route.region.pk != home.pk]
     return HomeOutage(region=home, message=unreachable_message(home, health), serving_regions=serving)
 
 

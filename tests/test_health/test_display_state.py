@@ -109,3 +109,18 @@ def test_the_registry_list_shows_each_registrys_health(signed_in, registry_with_
             'data-images-pending="1" data-images-failed="1"') in " ".join(page.split())
     assert "2/3 ready" in page and "Unreachable: westeurope" in page and "Images: 1 pending, 1 failed" in page
     assert 'data-replicas-ready="1" data-replicas-total="2" data-unreachable=""' in " ".join(page.split())
+
+
+def test_the_banner_names_the_replicas_that_serve_meanwhile(signed_in, registry_with_replicas, westeurope_registry,
+                                                            settings):
+    registry_with_replicas(name="fabrikam", home="westeurope", replicas=("westus",))
+    registry_with_replicas(name="lonely", home="westeurope", replicas=())
+    region_health_probe()
+    westeurope_registry.stop()
+    region_health_probe()
+    page = signed_in.get("/registries/fabrikam/").content.decode()
+    # westus was just probed up: cooling down, which the endpoint still uses when nothing else is routable.
+    assert "Pulls through the login server, served by westus" in page and "fail (503)" not in page
+
+    page = signed_in.get("/registries/lonely/").content.decode()
+    assert "No other replica takes traffic: pulls and pushes through the login server fail (503)." in page
