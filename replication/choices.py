@@ -288,3 +288,44 @@ class RoutingExclusion(models.TextChoices):
     COOLING_DOWN = "cooling down", "Cooling down"  # healthy again, but not for long enough
     CATCHING_UP = "catching up", "Catching up"  # degraded: images pending
     NOT_READY = "not ready", "Not ready"  # creating, syncing, failed, deleting
+
+
+# Health shown to people and in the API (issue 11)
+
+
+class HealthState(models.TextChoices):
+    """A region's health as the API and the pages say it, from the recorded probe (RegionHealthState)."""
+
+    HEALTHY = "healthy", "Healthy"
+    UNREACHABLE = "unreachable", "Unreachable"
+    UNKNOWN = "unknown", "Unknown"  # never probed, or no data plane deployed there
+
+
+HEALTH_STATE_BY_PROBE = {
+    RegionHealthState.UP: HealthState.HEALTHY,
+    RegionHealthState.DOWN: HealthState.UNREACHABLE,
+    RegionHealthState.UNKNOWN: HealthState.UNKNOWN,
+}
+
+
+class ReplicaDisplayState(models.TextChoices):
+    """What a replica is shown as everywhere (table, overview, list, map): its status, unless its region
+    is unreachable, which outranks every status but deleting (a delete says itself that it waits)."""
+
+    CREATING = ReplicaStatus.CREATING.value, ReplicaStatus.CREATING.label
+    SYNCING = ReplicaStatus.SYNCING.value, ReplicaStatus.SYNCING.label
+    READY = ReplicaStatus.READY.value, ReplicaStatus.READY.label
+    DEGRADED = ReplicaStatus.DEGRADED.value, ReplicaStatus.DEGRADED.label
+    FAILED = ReplicaStatus.FAILED.value, ReplicaStatus.FAILED.label
+    DELETING = ReplicaStatus.DELETING.value, ReplicaStatus.DELETING.label
+    UNREACHABLE = "unreachable", "Unreachable"
+
+    @property
+    def colour(self) -> str:
+        return REPLICA_DISPLAY_STATE_COLOURS[self]
+
+
+REPLICA_DISPLAY_STATE_COLOURS = {
+    **{ReplicaDisplayState(status.value): colour for status, colour in REPLICA_STATUS_COLOURS.items()},
+    ReplicaDisplayState.UNREACHABLE: "#82071e",  # dark red: nothing there answers
+}

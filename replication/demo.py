@@ -25,13 +25,29 @@ def demo_registry_seed(*, owner_username: str = "admin") -> str:
     # the image matrix like any other; it logs in through the token flow like any client.
     username, password = replication_credentials(prefix=registry.repository_prefix, actions=("pull", "push"),
                                                  catalog=True)
+    corpus = demo_corpus()
     with httpx.Client(headers={"User-Agent": DEMO_USER_AGENT}, timeout=60) as http:
-        push_corpus(RegistryClient(registry.home_region.endpoint, username=username, password=password, http=http),
-                    demo_corpus(), repository_prefix=registry.repository_prefix)
+        client = RegistryClient(registry.home_region.endpoint, username=username, password=password, http=http)
+        # Seeded once: pushing again on every start would record new pushes and deliver webhooks for nothing.
+        missing = demo_tags_missing(client, corpus.tags(registry.repository_prefix))
+        if missing:
+            push_corpus(client, corpus, repository_prefix=registry.repository_prefix)
     if created:
         for region in DEMO_REPLICAS:
             try:
                 replica_create(registry=registry, region=region)
             except Conflict:
                 pass  # that region is not running locally; it stays gray on the map
-    return f"Demo registry '{registry.name}' (Premium, home {DEMO_HOME}) with images under {registry.repository_prefix}"
+    images = "its images pushed" if missing else "its images already there"
+    return (f"Demo registry '{registry.name}' (Premium, home {DEMO_HOME}) with images under "
+            f"{registry.repository_prefix} ({images})")
+
+
+def demo_tags_missing(client: RegistryClient, tags: dict[tuple[str, str], str]) -> list[tuple[str, str]]:
+    """The demo's tags that the home region does not hold at the demo's digest."""
+    missing = []
+    for (repository, tag), digest in tags.items():
+        descriptor = client.head_manifest(repository, tag)
+        if descriptor is None or descriptor.digest != digest:
+            missing.append((repository, tag))
+    return missing

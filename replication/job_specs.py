@@ -66,6 +66,7 @@ class ResyncSpec:
     """The same full copy again ("Sync again"), e.g. after a failure."""
 
     kind: ClassVar[JobKind] = JobKind.RESYNC
+    trigger: str = ""  # "self-repair" when queued by services.self_repair; empty: someone asked for it
 
 
 @dataclasses.dataclass(frozen=True)

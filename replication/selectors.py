@@ -6,11 +6,24 @@ from django.conf import settings
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from .choices import ACCESS_ACTIVITY_ACTIONS, ActivityAction, RegionState, RegistryPermission, RoutingDecision
+from .choices import (
+    ACCESS_ACTIVITY_ACTIONS,
+    WHOLE_REPLICA_JOB_KINDS,
+    ActivityAction,
+    HealthState,
+    ImageReplicationStatus,
+    JobState,
+    RegionState,
+    RegistryPermission,
+    ReplicaDisplayState,
+    ReplicaStatus,
+    RoutingDecision,
+)
 from .exceptions import InvalidInput
-from .models import ActivityRecord, Region, Registry, Replica, ReplicationJob
+from .models import ActivityRecord, ImageReplication, Region, Registry, Replica, ReplicationJob
 from .pricing import monthly_cost
 from .services import routing
+from .services.health import region_health_view, replica_display_state, unreachable_message
 from .services.access import registries_visible_to, registry_has_permission
 from .services.regions import region_availability
 
@@ -33,13 +46,15 @@ def replica_list(*, registry: Registry) -> list[Replica]:
     """Replicas with their latest job attached as `latest_job` (None when there is none)."""
     replicas = list(
         Replica.objects.filter(registry=registry)
-        .select_related("region", "registry")
+        .select_related("region", "region__health", "registry")
         .prefetch_related(Prefetch("jobs", queryset=ReplicationJob.objects.order_by("-created_at", "-id")))
         .order_by("region__display_name")
     )
     for replica in replicas:
         jobs = list(replica.jobs.all())
         replica.latest_job = jobs[0] if jobs else None
+        replica.display = replica_display_state(replica)
+        replica.last_failure = replica_last_failure(replica, jobs=jobs)
     return replicas
 
 
@@ -133,3 +148,83 @@ def activity_list(*, registry: Registry, user, action: str | None = None,
     if not registry_has_permission(user=user, registry=registry, permission=RegistryPermission.ADMINISTER):
         records = records.exclude(action__in=ACCESS_ACTIVITY_ACTIONS)
     return records[:limit]
+
+
+# ---- health shown on the pages (issue 11) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HomeOutage:
+    """The registry's home region is unreachable: what still works through the login server, and what waits."""
+
+    region: Region
+    message: str  # "Region X is unreachable since …: error"
+    serving_regions: list[str]  # the other replicas the login server sends traffic to now
+
+
+def registry_home_outage(*, registry: Registry) -> HomeOutage | None:
+    """None while the home region's last probe answered (or it was never probed); reads records only."""
+    home = Region.objects.select_related("health").get(pk=registry.home_region_id)
+    health = region_health_view(home)
+    if health.state != HealthState.UNREACHABLE:
+        return None
+    # The replicas the global endpoint would use now (those only cooling down when none takes traffic).
+    serving = [route.region.name for route in routing.routing_candidates(routing.registry_routes(registry=registry))
+               if route.region.pk != home.pk]
+    return HomeOutage(region=home, message=unreachable_message(home, health), serving_regions=serving)
+
+
+def replica_last_failure(replica: Replica, *, jobs: list[ReplicationJob] | None = None) -> str:
+    """Why the last sync failed, while no sync has succeeded since (a retry or a self-repair keeps it
+    visible); empty for a replica that is level. `jobs`: its jobs newest first, when already read."""
+    if replica.status not in (ReplicaStatus.CREATING, ReplicaStatus.SYNCING, ReplicaStatus.FAILED):
+        return ""
+    if jobs is None:
+        jobs = list(replica.jobs.filter(kind__in=WHOLE_REPLICA_JOB_KINDS).order_by("-created_at", "-id")[:20])
+    for job in jobs:
+        if job.kind not in WHOLE_REPLICA_JOB_KINDS:
+            continue
+        if job.state == JobState.SUCCEEDED:
+            return ""
+        if job.state == JobState.FAILED:
+            return job.error
+    return ""
+
+
+@dataclass(frozen=True)
+class RegistryHealthSummary:
+    """One registry's health for the registry list: replicas ready of all, unreachable regions, images behind."""
+
+    replicas_ready: int
+    replicas_total: int
+    unreachable_regions: list[str]
+    images_pending: int
+    images_failed: int
+
+    @property
+    def healthy(self) -> bool:
+        return (self.replicas_ready == self.replicas_total and not self.unreachable_regions
+                and not self.images_pending and not self.images_failed)
+
+
+def registries_attach_health(registries: list[Registry]) -> list[Registry]:
+    """Set `health_summary` on each registry from recorded state (three queries for the whole list)."""
+    ids = [registry.pk for registry in registries]
+    replicas: dict[int, list[Replica]] = {pk: [] for pk in ids}
+    for replica in Replica.objects.filter(registry_id__in=ids).select_related("region", "region__health"):
+        replicas[replica.registry_id].append(replica)
+    images = {(row["registry_id"], row["status"]): row["count"] for row in
+              ImageReplication.objects.filter(registry_id__in=ids, status__in=[ImageReplicationStatus.PENDING,
+                                                                                ImageReplicationStatus.FAILED])
+              .values("registry_id", "status").annotate(count=Count("id")).order_by()}
+    for registry in registries:
+        displays = [(replica, replica_display_state(replica)) for replica in replicas[registry.pk]]
+        registry.health_summary = RegistryHealthSummary(
+            replicas_ready=sum(display.state == ReplicaDisplayState.READY for _, display in displays),
+            replicas_total=len(displays),
+            unreachable_regions=sorted(replica.region.name for replica, display in displays
+                                       if display.health.state == HealthState.UNREACHABLE),
+            images_pending=images.get((registry.pk, ImageReplicationStatus.PENDING), 0),
+            images_failed=images.get((registry.pk, ImageReplicationStatus.FAILED), 0),
+        )
+    return registries

@@ -4,7 +4,7 @@ from celery.signals import worker_ready
 
 from .jobs import runner
 from .retry import retry_policy
-from .services import events, health, image_status, reconcile, webhooks
+from .services import events, image_status, reconcile, self_repair, webhooks
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, name="replication.tasks.run_replication_job")
@@ -54,5 +54,5 @@ def refresh_degraded_replicas():
 
 @shared_task(name="replication.tasks.probe_region_health")
 def probe_region_health():
-    """Record every deployed region's health; beat sends it every REGION_HEALTH_INTERVAL seconds."""
-    health.region_health_probe()
+    """Record every deployed region's health, then self-repair; beat sends it every REGION_HEALTH_INTERVAL s."""
+    self_repair.health_probe_and_repair()

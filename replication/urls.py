@@ -21,4 +21,7 @@ urlpatterns = [
          name="replica-sync"),
     path("registries/<str:name>/replications/<str:region>/routing/", views.ReplicaRoutingView.as_view(),
          name="replica-routing"),
+    # Health and self-repair (issue 11)
+    path("registries/<str:name>/replications/<str:region>/force-delete/", views.ReplicaForceDeleteView.as_view(),
+         name="replica-force-delete"),
 ]

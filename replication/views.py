@@ -102,8 +102,8 @@ class RegistryListView(LoginRequiredMixin, View):
         regions = list(Region.objects.all())
         availability = services.region_availability(regions)
         form.set_choices(skus=Sku.objects.all(), available_regions=[r for r in regions if availability[r.pk]])
-        registries = [(registry, selectors.registry_monthly_cost(registry))
-                      for registry in selectors.registry_list(user=request.user)]
+        visible = selectors.registries_attach_health(list(selectors.registry_list(user=request.user)))
+        registries = [(registry, selectors.registry_monthly_cost(registry)) for registry in visible]
         return render(request, self.template_name, {"registries": registries, "form": form}, status=status)
 
 
@@ -200,6 +200,16 @@ class ReplicaDeleteView(RegistryActionView):
         replica = services.replica_get(registry=registry, region=region)
         services.replica_delete(replica=replica, actor=request.user)
         return f"Replica in {replica.region.display_name} is being deleted."
+
+
+class ReplicaForceDeleteView(RegistryActionView):
+    required_permission = RegistryPermission.ADMINISTER  # owners: it gives up waiting for the region
+
+    def perform(self, request, registry, region):
+        replica = services.replica_get(registry=registry, region=region)
+        services.replica_delete(replica=replica, actor=request.user, force=True)
+        return (f"Replica in {replica.region.display_name} removed; its images there are purged "
+                "whenever the region answers.")
 
 
 class ReplicaSyncView(RegistryActionView):

@@ -2,10 +2,22 @@
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from ..choices import JobState, RegionHealthState, ReplicaStatus
+from drf_spectacular.utils import extend_schema_field
+
+from ..choices import HealthState, JobState, ReplicaDisplayState, ReplicaStatus
 from ..models import Region, Registry, Replica, ReplicationJob, Sku
-from ..selectors import registry_monthly_cost, replica_latest_job
-from ..services.health import region_is_deployed
+from ..selectors import registry_monthly_cost, replica_last_failure, replica_latest_job
+from ..services.health import region_health_view, region_is_deployed, replica_display_state
+
+
+class HealthSerializer(serializers.Serializer):
+    """A region's recorded health (services.health.region_health_view); no request probes anything."""
+
+    state = serializers.ChoiceField(choices=HealthState.choices,
+                                    help_text="healthy | unreachable (its last probe failed) | unknown (not probed)")
+    since = serializers.DateTimeField(allow_null=True, help_text="When the state last changed.")
+    checked_at = serializers.DateTimeField(allow_null=True, help_text="When the region was last probed.")
+    error = serializers.CharField(allow_blank=True, help_text="What the last failed probe saw; empty when healthy.")
 
 
 class RegionSerializer(serializers.ModelSerializer):
@@ -27,10 +39,10 @@ class RegionSerializer(serializers.ModelSerializer):
     def get_available(self, region) -> bool:
         return self.context.get("availability", {}).get(region.pk, False)
 
-    def get_health(self, region) -> str:
+    @extend_schema_field(HealthSerializer)
+    def get_health(self, region) -> dict:
         """The last recorded probe (select_related("health")); a region never probed has no record yet."""
-        health = getattr(region, "health", None)
-        return health.state if health else RegionHealthState.UNKNOWN.value
+        return HealthSerializer(region_health_view(region).as_dict()).data
 
 
 class SkuSerializer(serializers.ModelSerializer):
@@ -119,11 +131,40 @@ class ReplicaSerializer(serializers.ModelSerializer):
     is_home = serializers.BooleanField(read_only=True)
     latest_job = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
+    health = serializers.SerializerMethodField()
+    display_state = serializers.SerializerMethodField()
+    display_message = serializers.SerializerMethodField()
+    last_failure = serializers.SerializerMethodField()
 
     class Meta:
         model = Replica
         fields = ["region", "status", "status_message", "status_changed_at", "is_home", "region_endpoint_enabled",
-                  "zone_redundancy", "last_synced_at", "created_at", "updated_at", "latest_job", "url"]
+                  "zone_redundancy", "last_synced_at", "created_at", "updated_at", "latest_job", "url",
+                  "health", "display_state", "display_message", "last_failure"]
+
+    def _display(self, replica):
+        display = getattr(replica, "display", None)  # selectors.replica_list attaches it
+        if display is None:
+            display = replica.display = replica_display_state(replica)
+        return display
+
+    @extend_schema_field(HealthSerializer)
+    def get_health(self, replica) -> dict:
+        return HealthSerializer(self._display(replica).health.as_dict()).data
+
+    @extend_schema_field(serializers.ChoiceField(choices=ReplicaDisplayState.choices))
+    def get_display_state(self, replica) -> str:
+        """The status shown in the pages: `unreachable` while the region's last probe failed, else `status`."""
+        return self._display(replica).state.value
+
+    def get_last_failure(self, replica) -> str:
+        """Why the last sync failed while none has succeeded since (visible through retries); else empty."""
+        found = getattr(replica, "last_failure", None)  # selectors.replica_list attaches it
+        return found if found is not None else replica_last_failure(replica)
+
+    def get_display_message(self, replica) -> str:
+        """The status line shown in the pages (why it is unreachable, else status_message)."""
+        return self._display(replica).message
 
     def get_latest_job(self, replica) -> dict | None:
         job = replica_latest_job(replica)

@@ -37,4 +37,7 @@ urlpatterns = [
     path("registries/<str:name>/tokens/<str:token>/", access.RegistryTokenDetailView.as_view(),
          name="registry-token-detail"),
     path("registries/<str:name>/activity/", activity.ActivityListView.as_view(), name="registry-activity"),
+    # Health and self-repair (issue 11)
+    path("registries/<str:name>/replicas/<str:region>/force-delete/", views.ReplicaForceDeleteView.as_view(),
+         name="replica-force-delete"),
 ]

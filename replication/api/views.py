@@ -155,6 +155,18 @@ class ReplicaSyncView(APIView):
         return job_accepted_response(services.replica_resync(replica=replica, actor=request.user), request)
 
 
+class ReplicaForceDeleteView(APIView):
+    """Owners only: the replica goes at once, whatever its region answers; its content is purged when it can be."""
+
+    registry_permissions = {"POST": RegistryPermission.ADMINISTER}
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Replica removed; purge queued.")})
+    def post(self, request, name, region):
+        replica = services.replica_get(registry=services.registry_get(name=name), region=region)
+        services.replica_delete(replica=replica, actor=request.user, force=True)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class RegistryEndpointsView(APIView):
     registry_permissions = {"GET": RegistryPermission.READ}
 

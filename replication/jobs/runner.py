@@ -23,7 +23,7 @@ from ..oci.client import RegistryError
 from ..queues import region_queue
 from ..dispatch import DELIVER_WEBHOOK_TASK, job_send, task_send_on_commit
 from .kinds import JOB_TYPES
-from .progress import ProgressRecorder
+from .progress import EarlierAttempts, ProgressRecorder
 from ..retry import retry_policy
 from ..job_specs import SpecError, spec_load
 from ..log_context import log_context
@@ -94,14 +94,17 @@ def _job_execute(job: ReplicationJob, *, retries_done: int) -> RunResult:
         job_transition(job_id=job_id, to=JobState.CANCELED, error="The replica was deleted.")
         return RunResult(state=JobState.CANCELED)
 
+    earlier = EarlierAttempts.of(job)  # what earlier attempts copied stays counted
     try:
-        with ProgressRecorder(job.pk) as record_progress:
+        with ProgressRecorder(job.pk, earlier=earlier) as record_progress:
             outcome = job_type.run(job, spec, record_progress)
     except Exception as exc:
         error = describe_error(exc, region_name=job.region.name)
         policy = retry_policy("REPLICATION")
         if not is_retryable(exc):
             return _fail(job, job_type, error)
+        if job_type.waits_for_region:
+            return _wait_for_region(job, job_type, error, policy=policy, retries_done=retries_done)
         if not policy.may_retry(retries_done):
             return _fail(job, job_type, f"{error} (gave up after {retries_done + 1} attempts)")
         countdown = policy.countdown(retries_done)
@@ -110,15 +113,19 @@ def _job_execute(job: ReplicationJob, *, retries_done: int) -> RunResult:
             job_type.on_retrying(job, error, countdown)
         return RunResult(state=JobState.QUEUED, retry_in=countdown)
 
-    progress = outcome.progress
-    job_transition(
-        job_id=job_id, to=JobState.SUCCEEDED, error="",
-        manifests_total=progress.manifests_total, manifests_done=progress.manifests_done,
-        blobs_total=progress.blobs_total, blobs_done=progress.blobs_done,
-        bytes_total=progress.bytes_total, bytes_done=progress.bytes_done,
-    )
+    job_transition(job_id=job_id, to=JobState.SUCCEEDED, error="", **earlier.fields(outcome.progress))
     job_type.on_succeeded(job, outcome)
     return RunResult(state=JobState.SUCCEEDED)
+
+
+def _wait_for_region(job: ReplicationJob, job_type, error: str, *, policy, retries_done: int) -> RunResult:
+    """Retry with backoff, then wait `queued` without a task until the region answers (self_repair sends it)."""
+    message = f"Waiting for region {job.region.name} to come back: {error}"
+    countdown = policy.countdown(retries_done) if policy.may_retry(retries_done) else None
+    detail = f" (retrying in {countdown:.0f} s)" if countdown is not None else " (sent again once it answers)"
+    if job_transition(job_id=job.pk, to=JobState.QUEUED, error=message + detail):
+        job_type.on_waiting(job, message)
+    return RunResult(state=JobState.QUEUED, retry_in=countdown)
 
 
 def _fail(job: ReplicationJob, job_type, error: str) -> RunResult:

@@ -1,4 +1,5 @@
 """Removing a registry's content from a region's data plane."""
+from ..choices import ReplicaStatus
 from ..models import Region, Replica
 from ..oci.copy import delete_image
 from .region_clients import region_client
@@ -29,3 +30,8 @@ def region_purge_prefix(*, region_id: int, repository_prefix: str) -> int:
 def replica_remove(*, replica_id: int) -> None:
     """The last step of deleting a replica, once its region holds none of the registry's content."""
     Replica.objects.filter(pk=replica_id).delete()
+
+
+def replica_delete_status(*, replica_id: int, message: str) -> None:
+    """Say on a deleting replica why its delete has not finished (e.g. its region does not answer)."""
+    Replica.objects.filter(pk=replica_id, status=ReplicaStatus.DELETING).update(status_message=message)

@@ -6,14 +6,15 @@ region to answer re-check that one region with `region_health_check`.
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from django.conf import settings
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from ..choices import RegionHealthState
-from ..models import Region, RegionHealth
+from ..choices import HEALTH_STATE_BY_PROBE, HealthState, RegionHealthState, ReplicaDisplayState, ReplicaStatus
+from ..models import Region, RegionHealth, Replica
 
 PROBE_USER_AGENT = "georegistry-health/1.0"
 MAX_PROBE_THREADS = 16
@@ -95,3 +96,75 @@ def region_health_reset(*, region: Region) -> None:
         "state": RegionHealthState.UNKNOWN, "since": timezone.now(), "checked_at": None, "last_error": "",
         "consecutive_failures": 0,
     })
+
+
+# ---- what people and the API are told (reads of the record only) --------------------------
+
+
+@dataclass(frozen=True)
+class HealthView:
+    """A region's recorded health as the API's `health` object: state, since, checked_at, error."""
+
+    state: HealthState
+    since: datetime | None
+    checked_at: datetime | None
+    error: str
+
+    def as_dict(self) -> dict:
+        return {"state": self.state.value, "since": self.since, "checked_at": self.checked_at, "error": self.error}
+
+
+def recorded_health(region: Region) -> RegionHealth | None:
+    """The region's record (select_related("health") or "region__health" avoids a query); None if never probed."""
+    try:
+        return region.health
+    except RegionHealth.DoesNotExist:
+        return None
+
+
+def region_health_view(region: Region) -> HealthView:
+    record = recorded_health(region)
+    if record is None:
+        return HealthView(HealthState.UNKNOWN, None, None, "")
+    return HealthView(HEALTH_STATE_BY_PROBE[RegionHealthState(record.state)], record.since, record.checked_at,
+                      record.last_error)
+
+
+@dataclass(frozen=True)
+class ReplicaDisplay:
+    """How a replica is shown in every table, badge, list and popup (and the API's `display_state`)."""
+
+    state: ReplicaDisplayState
+    message: str  # the status line: why it is unreachable, else the replica's own status message
+    health: HealthView
+
+    @property
+    def colour(self) -> str:
+        return self.state.colour
+
+    @property
+    def label(self) -> str:
+        return self.state.label
+
+    @property
+    def unreachable(self) -> bool:
+        return self.state == ReplicaDisplayState.UNREACHABLE
+
+
+def unreachable_message(region: Region, health: HealthView) -> str:
+    since = f" since {health.since:%H:%M:%S} UTC" if health.since else ""
+    error = f": {health.error}" if health.error else ""
+    return f"Region {region.name} is unreachable{since}{error}"
+
+
+def replica_display_state(replica: Replica) -> ReplicaDisplay:
+    """The one rule: a replica whose region's last probe failed is shown unreachable, whatever its status says
+    (a deleting one stays deleting: its status message says it waits for the region)."""
+    health = region_health_view(replica.region)
+    status = ReplicaStatus(replica.status)
+    if health.state == HealthState.UNREACHABLE and status != ReplicaStatus.DELETING:
+        message = unreachable_message(replica.region, health)
+        if replica.status_message:
+            message += f". Last status ({status.label.lower()}): {replica.status_message}"
+        return ReplicaDisplay(ReplicaDisplayState.UNREACHABLE, message, health)
+    return ReplicaDisplay(ReplicaDisplayState(status.value), replica.status_message, health)

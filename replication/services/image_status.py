@@ -11,10 +11,13 @@ from django.utils import timezone
 from ..choices import (
     EVENT_JOB_KINDS,
     IMAGE_REPLICATION_STATUS_COLOURS,
+    WHOLE_REPLICA_JOB_KINDS,
     ImageReplicationStatus,
+    JobKind,
     JobState,
     RegistryEventAction,
     ReplicaStatus,
+    ReplicationOrigin,
 )
 from ..exceptions import InvalidInput, NotFound
 from ..models import (
@@ -26,6 +29,7 @@ from ..models import (
     ReplicationJob,
 )
 from ..oci.reference import DIGEST_ALGORITHMS, is_digest
+from .health import replica_display_state
 from .webhooks import webhook_notify
 
 # ---- writes -------------------------------------------------------------------------------
@@ -126,13 +130,23 @@ def replica_refresh_degraded(*, replica_id: int | None = None, registry: Registr
 # ---- reads --------------------------------------------------------------------------------
 
 
+class Arrival:
+    """How an image came to be in a region, so the page and the API never call a replica's age a lag."""
+
+    PUSHED = "pushed"  # the push's origin: nothing was copied
+    INITIAL_SYNC = "initial_sync"  # it was there before the replica: its initial sync brought it
+    REPLICATED = "replicated"  # copied after the push: lag_seconds says how long it took
+
+
 @dataclass(frozen=True)
 class RegionImageStatus:
     region: str
     status: str
     failure_reason: str
     completed_at: datetime | None
-    lag_seconds: float | None
+    lag_seconds: float | None  # only for images replicated after their push
+    arrival: str = ""  # an Arrival value; "" while it has not arrived (pending or failed)
+    initial_sync_seconds: float | None = None  # how long the replica's initial sync took (arrival initial_sync)
 
     @property
     def colour(self) -> str:
@@ -142,20 +156,57 @@ class RegionImageStatus:
 _STATUS_RANK = {ImageReplicationStatus.COMPLETE: 0, ImageReplicationStatus.PENDING: 1, ImageReplicationStatus.FAILED: 2}
 
 
-def _region_status(replica: Replica, row: ImageReplication | None, pushed_at: datetime) -> RegionImageStatus:
+def _is_origin(row: ImageReplication) -> bool:
+    # The push's own region is recorded complete at push time with no source (services.events).
+    return row.source_region_id is None and row.completed_at == row.pushed_at
+
+
+def _copied_for_the_push(row: ImageReplication) -> bool:
+    """The push's own fan-out copied it (an event job, queued when the push was seen): its lag is real even if
+    the registries' clocks put the push before the replica's creation."""
+    job = row.job
+    return (job is not None and job.kind == JobKind.EVENT_COPY
+            and job.spec.get("origin", ReplicationOrigin.EVENT) == ReplicationOrigin.EVENT)
+
+
+def _region_status(replica: Replica, row: ImageReplication | None, pushed_at: datetime,
+                   initial_sync_seconds: dict[int, float | None]) -> RegionImageStatus:
     name = replica.region.name
+    before_replica = replica.created_at is not None and pushed_at < replica.created_at
+    initial = initial_sync_seconds.get(replica.pk)
     if row is not None:
+        if row.status != ImageReplicationStatus.COMPLETE:
+            return RegionImageStatus(name, row.status, row.failure_reason, row.completed_at, None)
+        if _is_origin(row):
+            return RegionImageStatus(name, row.status, "", row.completed_at, None, Arrival.PUSHED)
+        if before_replica and not _copied_for_the_push(row):
+            return RegionImageStatus(name, row.status, "", row.completed_at, None, Arrival.INITIAL_SYNC, initial)
         lag = row.lag
-        return RegionImageStatus(name, row.status, row.failure_reason, row.completed_at,
-                                 lag.total_seconds() if lag is not None else None)
+        return RegionImageStatus(name, row.status, "", row.completed_at,
+                                 lag.total_seconds() if lag is not None else None, Arrival.REPLICATED)
     if replica.status in (ReplicaStatus.FAILED, ReplicaStatus.DELETING):
         return RegionImageStatus(name, ImageReplicationStatus.FAILED,
                                  replica.status_message or f"The replica is {replica.status}.", None, None)
     if replica.last_synced_at and replica.last_synced_at >= pushed_at:
-        # A replica created after the push got the image with its initial sync.
+        if before_replica:
+            return RegionImageStatus(name, ImageReplicationStatus.COMPLETE, "", replica.last_synced_at, None,
+                                     Arrival.INITIAL_SYNC, initial)
+        # Pushed after the replica was created, and brought by a later full sync: that was its lag.
         return RegionImageStatus(name, ImageReplicationStatus.COMPLETE, "", replica.last_synced_at,
-                                 (replica.last_synced_at - pushed_at).total_seconds())
+                                 (replica.last_synced_at - pushed_at).total_seconds(), Arrival.REPLICATED)
     return RegionImageStatus(name, ImageReplicationStatus.PENDING, "", None, None)
+
+
+def replicas_initial_sync_seconds(replicas: list[Replica]) -> dict[int, float | None]:
+    """{replica id: seconds its first successful full sync ran} (None when none has succeeded yet)."""
+    seconds: dict[int, float | None] = {replica.pk: None for replica in replicas}
+    jobs = (ReplicationJob.objects.filter(replica__in=replicas, kind__in=WHOLE_REPLICA_JOB_KINDS,
+                                          state=JobState.SUCCEEDED, started_at__isnull=False)
+            .order_by("created_at", "id").values_list("replica_id", "started_at", "finished_at"))
+    for replica_id, started_at, finished_at in jobs:
+        if seconds.get(replica_id) is None and finished_at:
+            seconds[replica_id] = (finished_at - started_at).total_seconds()
+    return seconds
 
 
 def image_replication_status(*, registry: Registry, repository: str, reference: str) -> dict:
@@ -166,7 +217,7 @@ def image_replication_status(*, registry: Registry, repository: str, reference: 
                            field="repository" if not repository else "reference")
     if not repository.lower().startswith(registry.repository_prefix):
         repository = registry.repository_prefix + repository  # "app" and "contoso/app" both name it
-    rows = ImageReplication.objects.filter(registry=registry, repository=repository).select_related("region")
+    rows = ImageReplication.objects.filter(registry=registry, repository=repository).select_related("region", "job")
     rows = list(rows.filter(digest=reference) if is_digest(reference) else rows.filter(reference=reference))
     if not rows:
         raise NotFound(f"Registry '{registry.name}' has no replication record of {repository}:{reference}.")
@@ -179,8 +230,9 @@ def image_replication_status(*, registry: Registry, repository: str, reference: 
         mine = best.get(row.region_id)
         if mine is None or _STATUS_RANK[row.status] < _STATUS_RANK[mine.status]:
             best[row.region_id] = row
-    replicas = Replica.objects.filter(registry=registry).select_related("region").order_by("region__name")
-    regions = [_region_status(replica, best.get(replica.region_id), latest.pushed_at) for replica in replicas]
+    replicas = list(Replica.objects.filter(registry=registry).select_related("region").order_by("region__name"))
+    initial = replicas_initial_sync_seconds(replicas)
+    regions = [_region_status(replica, best.get(replica.region_id), latest.pushed_at, initial) for replica in replicas]
     return {"repository": repository, "digest": digest, "regions": [vars(r) for r in regions]}
 
 
@@ -202,7 +254,11 @@ class ImageMatrix:
 
 def registry_image_matrix(*, registry: Registry, limit: int = 50) -> ImageMatrix:
     """The most recently pushed tags × the registry's replica regions, for the overview page."""
-    replicas = list(Replica.objects.filter(registry=registry).select_related("region").order_by("region__name"))
+    replicas = list(Replica.objects.filter(registry=registry).select_related("region", "region__health")
+                    .order_by("region__name"))
+    for replica in replicas:
+        replica.display = replica_display_state(replica)  # the column's badge says unreachable too
+    initial = replicas_initial_sync_seconds(replicas)
     by_digest = Q()
     for algorithm in DIGEST_ALGORITHMS:
         by_digest |= Q(reference__startswith=f"{algorithm}:")
@@ -219,7 +275,7 @@ def registry_image_matrix(*, registry: Registry, limit: int = 50) -> ImageMatrix
     for repository, reference in wanted:
         query |= Q(repository=repository, reference=reference)
     by_key: dict[tuple[str, str], dict[int, ImageReplication]] = {}
-    for row in tagged.filter(query) if wanted else []:
+    for row in tagged.filter(query).select_related("job") if wanted else []:
         by_key.setdefault((row.repository, row.reference), {})[row.region_id] = row
     rows = []
     for key in wanted:
@@ -229,7 +285,7 @@ def registry_image_matrix(*, registry: Registry, limit: int = 50) -> ImageMatrix
             repository=key[0], reference=key[1], digest=latest.digest, pushed_at=latest.pushed_at,
             cells=[_region_status(replica, cells.get(replica.region_id)
                                   if cells.get(replica.region_id) and cells[replica.region_id].digest == latest.digest
-                                  else None, latest.pushed_at)
+                                  else None, latest.pushed_at, initial)
                    for replica in replicas]))
     return ImageMatrix(regions=replicas, rows=rows,
                        degraded_after_seconds=settings.REPLICATION_DEGRADED_AFTER_SECONDS)

@@ -1,7 +1,8 @@
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from ..choices import WHOLE_REPLICA_JOB_KINDS, ActivityAction, JobState, ReplicaStatus
+from ..choices import WHOLE_REPLICA_JOB_KINDS, ActivityAction, JobKind, JobState, ReplicaStatus
 from ..exceptions import Conflict, NotFound
 from ..models import Registry, Replica, ReplicationJob
 from ..dispatch import job_record
@@ -14,7 +15,8 @@ from .regions import region_get
 def replica_get(*, registry: Registry, region: str) -> Replica:
     region_obj = region_get(name=region)
     try:
-        return Replica.objects.select_related("registry", "region").get(registry=registry, region=region_obj)
+        return (Replica.objects.select_related("registry", "region", "region__health")
+                .get(registry=registry, region=region_obj))
     except Replica.DoesNotExist:
         raise NotFound(f"Registry '{registry.name}' has no replica in '{region_obj.name}'.") from None
 
@@ -38,6 +40,10 @@ def replica_create(*, registry: Registry, region: str, actor=None) -> tuple[Repl
     if not region_health_check(region_obj):
         raise Conflict(f"Region '{region_obj.name}' is not available: no data plane answers there.",
                        field="region")
+    if _unfinished_purges(registry=registry, region=region_obj).exists():
+        # A forced delete left the old replica's content to purge there: a new replica would lose its copy.
+        raise Conflict(f"The content of the registry's deleted replica in '{region_obj.name}' is still being "
+                       "purged; create the replica again once that is done.", field="region")
     try:
         with transaction.atomic():
             replica = Replica.objects.create(
@@ -65,10 +71,16 @@ def replica_set_endpoint_enabled(*, replica: Replica, enabled: bool, actor=None)
     return replica
 
 
-def replica_delete(*, replica: Replica, actor=None) -> None:
-    """Mark the replica deleting; a purge job in its region removes the content, then the row."""
+def replica_delete(*, replica: Replica, actor=None, force: bool = False) -> None:
+    """Mark the replica deleting; a purge job in its region removes the content, then the row.
+
+    The purge waits for a region that does not answer (jobs.runner). `force` (owners: the callers check
+    administer) removes the row at once and leaves the purge to run whenever the region is back.
+    """
     if replica.is_home:
         raise Conflict(f"The home replica in '{replica.region.name}' cannot be deleted; delete the registry instead.")
+    if force:
+        return _replica_delete_forced(replica=replica, actor=actor)
     with transaction.atomic():
         updated = Replica.objects.filter(pk=replica.pk).exclude(status=ReplicaStatus.DELETING).update(
             status=ReplicaStatus.DELETING, status_message="Deleting the region's content.",
@@ -104,3 +116,24 @@ def replica_resync(*, replica: Replica, actor=None) -> ReplicationJob:
                         target=replica.region.name, detail={"job": job.pk})
     replica.status = ReplicaStatus.SYNCING
     return job
+
+
+def _unfinished_purges(*, registry: Registry, region) -> QuerySet[ReplicationJob]:
+    return ReplicationJob.objects.filter(registry=registry, region=region, kind=JobKind.PURGE,
+                                         state__in=[JobState.QUEUED, JobState.RUNNING])
+
+
+def _replica_delete_forced(*, replica: Replica, actor=None) -> None:
+    with transaction.atomic():
+        if not Replica.objects.filter(pk=replica.pk).select_for_update().exists():
+            raise NotFound(f"Registry '{replica.registry.name}' has no replica in '{replica.region.name}'.")
+        # The row goes now; its jobs stay as history (replica set to null) and any copy into it is canceled.
+        job = _unfinished_purges(registry=replica.registry, region=replica.region).first()
+        if job is None:
+            job = job_record(spec=PurgeSpec(repository_prefix=replica.registry.repository_prefix),
+                             registry=replica.registry, region=replica.region)
+        Replica.objects.filter(pk=replica.pk).delete()
+        activity_record(registry=replica.registry, actor=actor, action=ActivityAction.REPLICA_DELETE,
+                        target=replica.region.name, detail={"job": job.pk, "forced": True})
+    replica.status = ReplicaStatus.DELETING
+    replica.status_message = "Removed; its content is purged whenever the region answers."

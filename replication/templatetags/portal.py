@@ -11,11 +11,13 @@ from ..choices import (
     IMAGE_REPLICATION_STATUS_COLOURS,
     JOB_STATE_COLOURS,
     REGION_STATE_COLOURS,
+    REPLICA_DISPLAY_STATE_COLOURS,
     REPLICA_STATUS_COLOURS,
     WEBHOOK_DELIVERY_STATE_COLOURS,
     ImageReplicationStatus,
     JobState,
     RegionState,
+    ReplicaDisplayState,
     ReplicaStatus,
     WebhookDeliveryState,
 )
@@ -26,7 +28,8 @@ register = template.Library()
 # The enumerations whose values can be shown as a badge, in the order a value is looked up.
 _BADGE_CHOICES = [(ReplicaStatus, REPLICA_STATUS_COLOURS), (RegionState, REGION_STATE_COLOURS),
                   (JobState, JOB_STATE_COLOURS), (ImageReplicationStatus, IMAGE_REPLICATION_STATUS_COLOURS),
-                  (WebhookDeliveryState, WEBHOOK_DELIVERY_STATE_COLOURS)]
+                  (WebhookDeliveryState, WEBHOOK_DELIVERY_STATE_COLOURS),
+                  (ReplicaDisplayState, REPLICA_DISPLAY_STATE_COLOURS)]
 _DARK_TEXT, _LIGHT_TEXT = "#1f2328", "#ffffff"
 
 
@@ -58,8 +61,8 @@ def status_badge(value):
         return format_html('<span class="badge">{}</span>', value)
     label, colour = found
     return format_html(
-        '<span class="badge status-{}" style="--badge-colour: {}; color: {}">{}</span>',
-        value, colour, _readable_text_colour(colour), label,
+        '<span class="badge status-{}" data-state="{}" style="--badge-colour: {}; color: {}">{}</span>',
+        value, value, colour, _readable_text_colour(colour), label,
     )
 
 
@@ -95,3 +98,11 @@ def ago(moment) -> str:
 def activity_summary(record) -> str:
     """The record's old → new values as one line of plain text (escaped by the template)."""
     return _activity_summary(record)
+
+
+@register.inclusion_tag("replication/_home_outage_banner.html")
+def home_outage_banner(registry):
+    """The banner every page of a registry shows while its home region is unreachable (recorded health only)."""
+    from ..selectors import registry_home_outage
+
+    return {"outage": registry_home_outage(registry=registry), "registry": registry}

@@ -25,6 +25,11 @@ class JobType:
     run: Callable[..., JobOutcome]
     # Jobs that copy into a replica are canceled once it is gone or being deleted; a purge is not.
     needs_live_replica: bool = True
+    # Work that must happen however long its region is down (a purge): once the retries are spent on an
+    # error that may pass, the job waits `queued` without a task, and services.self_repair sends it again
+    # when the region answers (the lost-work sweep too, meanwhile). It never gives up on such an error.
+    waits_for_region: bool = False
+    on_waiting: Callable[[ReplicationJob, str], None] = _nothing
     on_retrying: Callable[[ReplicationJob, str, float], None] = _nothing
     on_succeeded: Callable[[ReplicationJob, JobOutcome], None] = _nothing
     on_failed: Callable[[ReplicationJob, str], None] = _nothing

@@ -13,5 +13,18 @@ def run(job: ReplicationJob, spec: PurgeSpec, on_progress) -> JobOutcome:
     return JobOutcome(progress=CopyProgress(manifests_total=deleted, manifests_done=deleted), source=job.region.name)
 
 
-# The replica is being deleted (or gone with its registry): that is what a purge is for.
-JOB_TYPE = JobType(spec_type=PurgeSpec, run=run, needs_live_replica=False)
+def replica_waiting(job: ReplicationJob, message: str) -> None:
+    if job.replica_id:
+        content.replica_delete_status(replica_id=job.replica_id, message=message)
+
+
+def replica_purge_failed(job: ReplicationJob, error: str) -> None:
+    if job.replica_id:
+        content.replica_delete_status(replica_id=job.replica_id,
+                                      message=f"The purge failed: {error}. It is tried again while the region answers.")
+
+
+# The replica is being deleted (or gone with its registry): that is what a purge is for. It waits for
+# its region however long it is down (a forced delete left the content to purge).
+JOB_TYPE = JobType(spec_type=PurgeSpec, run=run, needs_live_replica=False, waits_for_region=True,
+                   on_waiting=replica_waiting, on_failed=replica_purge_failed)
