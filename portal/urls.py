@@ -19,3 +19,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("replication.urls")),
 ]
+
+# Prometheus' scrape target (replication/prometheus.py): METRICS_TOKEN / METRICS_ALLOWED_NETWORKS, else loopback.
+from replication.prometheus import metrics_view  # noqa: E402
+
+urlpatterns += [path("metrics", metrics_view, name="metrics")]

@@ -1,6 +1,7 @@
 from django.urls import path
 from . import events as continuous_replication
 from . import access, activity, imports, views, webhooks
+from .replication_metrics import RegistryMetricsView
 from .auth import AuthTokenView
 
 app_name = "api"
@@ -37,4 +38,6 @@ urlpatterns = [
     path("registries/<str:name>/tokens/<str:token>/", access.RegistryTokenDetailView.as_view(),
          name="registry-token-detail"),
     path("registries/<str:name>/activity/", activity.ActivityListView.as_view(), name="registry-activity"),
+    # Metrics: the figures behind the registry page's charts
+    path("registries/<str:name>/metrics/", RegistryMetricsView.as_view(), name="registry-metrics"),
 ]

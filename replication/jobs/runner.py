@@ -16,7 +16,8 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ..choices import JOB_TRANSITIONS, JobKind, JobState, ReplicaStatus, WebhookDeliveryState
+from .. import metrics
+from ..choices import COPY_JOB_KINDS, JOB_TRANSITIONS, CopyFailureReason, JobKind, JobState, ReplicaStatus, WebhookDeliveryState
 from ..exceptions import RetryLater
 from ..models import ReplicationJob, WebhookDelivery
 from ..oci.client import RegistryError
@@ -78,6 +79,7 @@ def job_run(*, job_id: int, retries_done: int = 0) -> RunResult:
     try:
         spec = spec_load(job.kind, job.spec)
     except SpecError as exc:
+        _count_copy_failure(job, CopyFailureReason.INVALID_SPEC, outcome="failed")
         return _fail(job, job_type, f"The job's spec is not valid: {exc}")
     if job_type.needs_live_replica and (job.replica is None or job.replica.status == ReplicaStatus.DELETING):
         job_transition(job_id=job_id, to=JobState.CANCELED, error="The replica was deleted.")
@@ -89,6 +91,8 @@ def job_run(*, job_id: int, retries_done: int = 0) -> RunResult:
     except Exception as exc:
         error = describe_error(exc, region_name=job.region.name)
         policy = retry_policy("REPLICATION")
+        will_retry = is_retryable(exc) and policy.may_retry(retries_done)
+        _count_copy_failure(job, metrics.copy_failure_reason(exc), outcome="retried" if will_retry else "failed")
         if not is_retryable(exc):
             return _fail(job, job_type, error)
         if not policy.may_retry(retries_done):
@@ -107,7 +111,16 @@ def job_run(*, job_id: int, retries_done: int = 0) -> RunResult:
         bytes_total=progress.bytes_total, bytes_done=progress.bytes_done,
     )
     job_type.on_succeeded(job, outcome)
+    if job.kind in COPY_JOB_KINDS:
+        metrics.copies.labels(region=job.region.name, kind=job.kind).inc()
+        metrics.copied_manifests.labels(region=job.region.name).inc(progress.manifests_done)
+        metrics.copied_bytes.labels(region=job.region.name).inc(progress.bytes_done)
     return RunResult(state=JobState.SUCCEEDED)
+
+
+def _count_copy_failure(job: ReplicationJob, reason: CopyFailureReason, *, outcome: str) -> None:
+    if job.kind in COPY_JOB_KINDS:
+        metrics.copy_failures.labels(region=job.region.name, reason=reason.value, outcome=outcome).inc()
 
 
 def _fail(job: ReplicationJob, job_type, error: str) -> RunResult:

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from .. import metrics
 from ..choices import ImageReplicationStatus, RegistryEventAction, ReplicaStatus
 from ..exceptions import InvalidInput
 from ..models import (
@@ -160,6 +161,9 @@ def events_record(*, region_name: str, body) -> IntakeResult:
                 continue
             new_ids.append(row.pk)
             result.recorded += 1
+            source = "replication" if row.from_replication else "user"
+            transaction.on_commit(lambda action=row.action, source=source: metrics.events_received.labels(
+                region=region.name, action=action, source=source).inc())
         if new_ids:
             task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE)
     return result
@@ -181,12 +185,19 @@ def events_process(*, event_ids: list[int]) -> None:
                 image_status.image_status_confirm(event=event)
                 continue
             if event.action == RegistryEventAction.PUSH:
-                event_fan_out_push(event=event)
+                jobs = event_fan_out_push(event=event)
             else:
-                event_fan_out_delete(event=event)
+                jobs = event_fan_out_delete(event=event)
+            transaction.on_commit(lambda event=event, jobs=jobs: _count_fan_out(event, jobs))
             # The region where a user pushed or deleted tells its webhooks.
             webhook_notify(registry_id=event.registry_id, region_name=event.region.name, action=event.action,
                            target=event_webhook_target(event))
+
+
+def _count_fan_out(event: RegistryEvent, jobs: list[ReplicationJob]) -> None:
+    metrics.events_fanned_out.labels(region=event.region.name, action=event.action).inc()
+    for job in jobs:
+        metrics.fan_out_jobs.labels(region=job.region.name, action=event.action).inc()
 
 
 def event_webhook_target(event: RegistryEvent) -> dict:
