@@ -61,7 +61,8 @@ def multiproc_dir_prepare(path: Path) -> Path:
     would otherwise be added to this one's.
     """
     shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(mode=0o700, parents=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.mkdir(mode=0o700)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
     return path
 
