@@ -321,3 +321,7 @@ class MetricsWindow(models.TextChoices):
 
 # window -> (its length in hours, the width of one bucket in hours)
 METRICS_WINDOW_BUCKETS = {MetricsWindow.DAY: (24, 1), MetricsWindow.WEEK: (7 * 24, 6)}
+
+# One colour per region in the registry page's charts, by the region's place among the registry's replicas
+# (colour-blind-safe Okabe–Ito order); more regions than colours wrap around.
+CHART_SERIES_COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000", "#f0e442")
