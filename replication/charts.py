@@ -11,7 +11,7 @@ from .choices import CHART_SERIES_COLOURS
 from .selectors import ReplicationMetrics
 
 WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 30
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 14, 34
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
 
@@ -61,10 +61,17 @@ def _y(value: float, maximum: float) -> float:
     return TOP + PLOT_H * (1 - value / maximum)
 
 
+def grid_steps(maximum: float) -> int:
+    """Grid lines at round values: 20 → 5, 10, 15; 5 → 1, 2, 3, 4; 2.5 → 0.5, 1, …"""
+    mantissa = maximum / 10 ** math.floor(math.log10(maximum))
+    return 4 if round(mantissa, 6) == 2 else 5
+
+
 def _axes(figures: ReplicationMetrics, maximum: float, format_value) -> list[str]:
     parts = []
-    for step in range(5):
-        value = maximum * step / 4
+    steps = grid_steps(maximum)
+    for step in range(steps + 1):
+        value = maximum * step / steps
         y = _y(value, maximum)
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
@@ -74,7 +81,8 @@ def _axes(figures: ReplicationMetrics, maximum: float, format_value) -> list[str
     for index in range(0, count + 1, every):
         at = figures.start + (figures.end - figures.start) * index / count
         text = at.strftime("%H:%M") if figures.bucket_seconds < 6 * 3600 else at.strftime("%b %-d")
-        parts.append(f'<text class="tick" x="{_x(index, count):.1f}" y="{HEIGHT - 10}" text-anchor="middle">'
+        anchor = "start" if index == 0 else "end" if index == count else "middle"  # inside the drawing
+        parts.append(f'<text class="tick" x="{_x(index, count):.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
                      f'{escape(text)}</text>')
     return parts
 
@@ -90,8 +98,10 @@ def lag_chart(figures: ReplicationMetrics) -> SafeString:
     """One line per region: the mean lag of the copies that landed in each bucket (gaps where none did)."""
     count = len(figures.buckets)
     highest = max((v for s in figures.regions for v in s.lag_seconds_mean if v is not None), default=0)
-    maximum = nice_ceiling(highest)
-    parts = _axes(figures, maximum, duration_label)
+    # The axis counts in one unit (s, min or h) so that its grid lines fall on round values of it.
+    unit, unit_name = (1, "s") if highest < 120 else (60, "min") if highest < 7200 else (3600, "h")
+    maximum = nice_ceiling(highest / unit) * unit
+    parts = _axes(figures, maximum, lambda v: f"{v / unit:g} {unit_name}")
     points = 0
     for index, series in enumerate(figures.regions):
         colour = series_colour(index)
@@ -126,8 +136,7 @@ def copied_chart(figures: ReplicationMetrics) -> SafeString:
     """Images copied per bucket, stacked by region."""
     count = len(figures.buckets)
     totals = [sum(s.images_copied[b] for s in figures.regions) for b in range(count)]
-    maximum = nice_ceiling(max(totals, default=0))
-    maximum = max(maximum, 4)  # whole images: at least 1 per grid line
+    maximum = max(nice_ceiling(max(totals, default=0)), 5)  # whole images: at least 1 per grid line
     parts = _axes(figures, maximum, lambda v: f"{v:g}")
     slot = PLOT_W / count
     points = 0
