@@ -140,6 +140,7 @@ def events_record(*, region_name: str, body) -> IntakeResult:
         raise InvalidInput(f"Region '{region_name}' does not exist.", field="region")
     result = IntakeResult()
     new_ids = []
+    counted = []  # (action, source) of each recorded event, counted once the transaction commits
     registries: dict = {}
     with transaction.atomic():
         for event in events_parse(body):
@@ -161,11 +162,11 @@ def events_record(*, region_name: str, body) -> IntakeResult:
                 continue
             new_ids.append(row.pk)
             result.recorded += 1
-            source = "replication" if row.from_replication else "user"
-            transaction.on_commit(lambda action=row.action, source=source: metrics.events_received.labels(
-                region=region.name, action=action, source=source).inc())
+            counted.append((row.action, "replication" if row.from_replication else "user"))
         if new_ids:
             task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE)
+    for action, source in counted:  # committed
+        metrics.events_received.labels(region=region.name, action=action, source=source).inc()
     return result
 
 
@@ -188,10 +189,10 @@ def events_process(*, event_ids: list[int]) -> None:
                 jobs = event_fan_out_push(event=event)
             else:
                 jobs = event_fan_out_delete(event=event)
-            transaction.on_commit(lambda event=event, jobs=jobs: _count_fan_out(event, jobs))
             # The region where a user pushed or deleted tells its webhooks.
             webhook_notify(registry_id=event.registry_id, region_name=event.region.name, action=event.action,
                            target=event_webhook_target(event))
+        _count_fan_out(event, jobs)  # committed
 
 
 def _count_fan_out(event: RegistryEvent, jobs: list[ReplicationJob]) -> None:
