@@ -16,8 +16,9 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ..choices import JOB_TRANSITIONS, JobKind, JobState, ReplicaStatus, WebhookDeliveryState
 from .. import metrics
-from ..choices import COPY_JOB_KINDS, JOB_TRANSITIONS, CopyFailureReason, JobKind, JobState, ReplicaStatus, WebhookDeliveryState
+from ..choices import COPY_JOB_KINDS, CopyFailureReason
 from ..exceptions import RetryLater
 from ..models import ReplicationJob, WebhookDelivery
 from ..oci.client import RegistryError
