@@ -9,6 +9,7 @@
 - A worker on another host serves its own counters on `WORKER_METRICS_PORT` (portal/celery.py).
 """
 import hmac
+import logging
 import os
 
 from django.conf import settings
@@ -21,7 +22,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from . import selectors
 from .choices import RegionHealthState
 from .client_address import ip_address_or_none, networks_parse, request_client_address
+from .exceptions import InvalidInput
 from .queues import region_queue
+
+log = logging.getLogger(__name__)
 
 
 class StoredStateCollector:
@@ -90,7 +94,11 @@ def metrics_access_allowed(request) -> bool:
             return True
     address = ip_address_or_none(request_client_address(request))
     if settings.METRICS_ALLOWED_NETWORKS:
-        networks = networks_parse(settings.METRICS_ALLOWED_NETWORKS, with_region=False)
+        try:
+            networks = networks_parse(settings.METRICS_ALLOWED_NETWORKS, with_region=False)
+        except InvalidInput as exc:
+            log.error("METRICS_ALLOWED_NETWORKS: %s Refusing every scrape without the token.", exc)
+            return False  # closed, not open, on a typo
         return address is not None and any(address in network for network in networks)
     if token:
         return False

@@ -49,6 +49,13 @@ def test_allowed_networks_use_the_client_address_rule(db, settings):
     assert scrape(REMOTE_ADDR="10.99.0.1", HTTP_X_FORWARDED_FOR="10.20.9.9").status_code == 403
 
 
+def test_a_bad_network_setting_refuses_instead_of_opening(db, settings, caplog):
+    settings.METRICS_TOKEN, settings.METRICS_ALLOWED_NETWORKS = "", "10.20.0.0/16,not-a-network"
+    assert scrape(REMOTE_ADDR="10.20.3.4").status_code == 403
+    assert scrape(REMOTE_ADDR="127.0.0.1").status_code == 403
+    assert "'not-a-network' is not a network" in caplog.text
+
+
 def test_token_or_network_either_one_lets_in(db, settings):
     settings.METRICS_TOKEN, settings.METRICS_ALLOWED_NETWORKS = "scrape-me-0123456789", "10.20.0.0/16"
     assert scrape(REMOTE_ADDR="10.20.3.4").status_code == 200
