@@ -317,3 +317,17 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 MIDDLEWARE = ["replication.request_id.RequestIdMiddleware", *MIDDLEWARE]
 # /readyz waits this long (seconds) for the broker to accept a connection.
 READYZ_BROKER_TIMEOUT = float(os.environ.get("READYZ_BROKER_TIMEOUT", "2"))
+
+# ---- Metrics (/metrics, replication/metrics.py and replication/prometheus.py) ----------------------------
+# Who may scrape /metrics: a bearer token, and/or client networks (CIDRs; the address rule of
+# replication/client_address.py, TRUSTED_PROXIES included). Neither set: loopback only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = os.environ.get("METRICS_ALLOWED_NETWORKS", "")
+# A worker on a host of its own serves its counters on this port (0: off); Prometheus scrapes it there.
+WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT", "0"))
+WORKER_METRICS_ADDR = os.environ.get("WORKER_METRICS_ADDR", "127.0.0.1")
+if os.environ.get("PYTEST_VERSION"):
+    # The test run and the workers it starts add up their counters in one folder of their own (set before any
+    # module imports prometheus_client, which reads it once; the workers inherit it).
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
+                          str(private_dir_ensure(VAR_DIR / "test-metrics" / str(os.getpid()))))

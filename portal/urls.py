@@ -30,3 +30,8 @@ urlpatterns += [
     path("healthz", never_cache(healthz), name="healthz"),
     path("readyz", never_cache(readyz), name="readyz"),
 ]
+
+# Prometheus' scrape target (replication/prometheus.py): METRICS_TOKEN / METRICS_ALLOWED_NETWORKS, else loopback.
+from replication.prometheus import metrics_view  # noqa: E402
+
+urlpatterns += [path("metrics", metrics_view, name="metrics")]

@@ -329,3 +329,39 @@ REPLICA_DISPLAY_STATE_COLOURS = {
     **{ReplicaDisplayState(status.value): colour for status, colour in REPLICA_STATUS_COLOURS.items()},
     ReplicaDisplayState.UNREACHABLE: "#82071e",  # dark red: nothing there answers
 }
+
+# Metrics and charts
+
+
+class CopyFailureReason(models.TextChoices):
+    """The class of a failed copy attempt: the `reason` label of georegistry_copy_failures_total."""
+
+    TIMEOUT = "timeout", "A registry did not answer in time"
+    UNREACHABLE = "unreachable", "A registry could not be reached"
+    AUTH = "auth", "A registry refused the engine's credentials (401/403)"
+    NOT_FOUND = "not_found", "The source lacked the content (404)"
+    THROTTLED = "throttled", "A registry asked to slow down (429)"
+    REGISTRY_ERROR = "registry_error", "A registry failed (5xx)"
+    REFUSED = "refused", "A registry refused the request (other 4xx)"
+    WAITING = "waiting", "Told to wait (no source ready yet)"
+    INVALID_SPEC = "invalid_spec", "The job's spec is not valid"
+    OTHER = "other", "Anything else"
+
+
+# Jobs that copy images into a region: the ones georegistry_copies_total and copy failures count.
+COPY_JOB_KINDS = frozenset({JobKind.INITIAL_SYNC, JobKind.RESYNC, JobKind.EVENT_COPY, JobKind.IMPORT})
+
+
+class MetricsWindow(models.TextChoices):
+    """The windows of the registry page's charts and of GET registries/{name}/metrics/."""
+
+    DAY = "24h", "Last 24 hours"
+    WEEK = "7d", "Last 7 days"
+
+
+# window -> (its length in hours, the width of one bucket in hours)
+METRICS_WINDOW_BUCKETS = {MetricsWindow.DAY: (24, 1), MetricsWindow.WEEK: (7 * 24, 6)}
+
+# One colour per region in the registry page's charts, by the region's place among the registry's replicas
+# (colour-blind-safe Okabe–Ito order); more regions than colours wrap around.
+CHART_SERIES_COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000", "#f0e442")

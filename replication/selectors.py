@@ -1,18 +1,24 @@
 """Reads shaped for pages and the API."""
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone as dt_timezone
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Prefetch, QuerySet, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
 
 from .choices import (
     ACCESS_ACTIVITY_ACTIONS,
+    METRICS_WINDOW_BUCKETS,
     WHOLE_REPLICA_JOB_KINDS,
     ActivityAction,
     HealthState,
     ImageReplicationStatus,
     JobState,
+    MetricsWindow,
+    RegionHealthState,
     RegionState,
     RegistryPermission,
     ReplicaDisplayState,
@@ -20,7 +26,7 @@ from .choices import (
     RoutingDecision,
 )
 from .exceptions import InvalidInput
-from .models import ActivityRecord, ImageReplication, Region, Registry, Replica, ReplicationJob
+from .models import ActivityRecord, ImageReplication, Region, Registry, Replica, ReplicationJob, RoutingCounter
 from .pricing import monthly_cost
 from .services import routing
 from .services.health import region_health_view, replica_display_state, unreachable_message
@@ -228,3 +234,98 @@ def registries_attach_health(registries: list[Registry]) -> list[Registry]:
             images_failed=images.get((registry.pk, ImageReplicationStatus.FAILED), 0),
         )
     return registries
+
+# ---- metrics: the registry page's charts, GET registries/{name}/metrics/, and /metrics' stored state -----
+
+
+@dataclass(frozen=True)
+class RegionReplicationSeries:
+    region: str
+    display_name: str
+    images_copied: list[int]  # per bucket: images that became complete in this region by a copy
+    lag_seconds_mean: list[float | None]  # per bucket: completed_at − pushed_at of those images (None: no copy)
+    lag_seconds_max: list[float | None]
+
+
+@dataclass(frozen=True)
+class ReplicationMetrics:
+    window: str
+    bucket_seconds: int
+    start: datetime
+    end: datetime
+    buckets: list[datetime]  # the start of each bucket, oldest first
+    regions: list[RegionReplicationSeries]
+
+
+def metrics_window_parse(window) -> MetricsWindow:
+    if window not in MetricsWindow.values:
+        raise InvalidInput(f"window must be one of: {', '.join(MetricsWindow.values)}.", field="window")
+    return MetricsWindow(window)
+
+
+def registry_replication_metrics(*, registry: Registry, window="24h", now: datetime | None = None
+                                 ) -> ReplicationMetrics:
+    """Copies that landed in each replica's region and their lag, per hour (24h) or per 6 hours (7d).
+
+    From the recorded per-image status (ImageReplication rows completed by a copy, i.e. with a source
+    region), in two queries: the replicas, and one aggregate per region and hour folded into buckets here.
+    Buckets are aligned on UTC multiples of their width; the last one holds `now`.
+    """
+    window = metrics_window_parse(window)
+    hours, bucket_hours = METRICS_WINDOW_BUCKETS[window]
+    now = now or timezone.now()
+    bucket = timedelta(hours=bucket_hours)
+    epoch = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+    end = epoch + ((now - epoch) // bucket + 1) * bucket
+    start = end - timedelta(hours=hours)
+    count = hours // bucket_hours
+    lag = ExpressionWrapper(F("completed_at") - F("pushed_at"), output_field=DurationField())
+    rows = (ImageReplication.objects
+            .filter(registry=registry, status=ImageReplicationStatus.COMPLETE, source_region__isnull=False,
+                    completed_at__gte=start, completed_at__lt=end)
+            .annotate(hour=TruncHour("completed_at", tzinfo=dt_timezone.utc))
+            .values("region_id", "hour")
+            .annotate(copied=Count("id"), lag_sum=Sum(lag), lag_max=Max(lag))
+            .order_by())
+    totals: dict[tuple[int, int], list] = {}  # (region id, bucket index) -> [copied, lag sum s, lag max s]
+    for row in rows:
+        index = int((row["hour"] - start) // bucket)
+        total = totals.setdefault((row["region_id"], index), [0, 0.0, 0.0])
+        total[0] += row["copied"]
+        total[1] += max(row["lag_sum"].total_seconds(), 0.0)
+        total[2] = max(total[2], row["lag_max"].total_seconds())
+    series = []
+    for replica in Replica.objects.filter(registry=registry).select_related("region").order_by("region__display_name"):
+        region_totals = [totals.get((replica.region_id, i)) for i in range(count)]
+        series.append(RegionReplicationSeries(
+            region=replica.region.name, display_name=replica.region.display_name,
+            images_copied=[t[0] if t else 0 for t in region_totals],
+            lag_seconds_mean=[round(t[1] / t[0], 3) if t else None for t in region_totals],
+            lag_seconds_max=[round(t[2], 3) if t else None for t in region_totals],
+        ))
+    return ReplicationMetrics(window=window.value, bucket_seconds=bucket_hours * 3600, start=start, end=end,
+                              buckets=[start + i * bucket for i in range(count)], regions=series)
+
+
+@dataclass(frozen=True)
+class FleetState:
+    """What /metrics reports from stored state, whatever process or host answers the scrape."""
+
+    jobs: list[tuple[str, str, int]]  # (region, job state, count) of queued and running jobs
+    region_health: list[tuple[str, str]]  # (region, health state) of regions with a data plane
+    replicas: list[tuple[str, str, int]]  # (region, replica status, count)
+    images: list[tuple[str, str, int]]  # (region, image replication status, count)
+    routing: list[tuple[str, str, int]]  # (region, routing decision, count) of the global endpoint
+
+
+def fleet_state() -> FleetState:
+    """Five grouped queries, whatever the size of the fleet."""
+    jobs = (ReplicationJob.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING])
+            .values_list("region__name", "state").annotate(n=Count("id")).order_by())
+    health = (Region.objects.exclude(endpoint="").values_list("name", "health__state").order_by("name"))
+    replicas = Replica.objects.values_list("region__name", "status").annotate(n=Count("id")).order_by()
+    images = ImageReplication.objects.values_list("region__name", "status").annotate(n=Count("id")).order_by()
+    routing = RoutingCounter.objects.values_list("region__name", "decision", "count").order_by()
+    return FleetState(jobs=list(jobs), region_health=[(name, state or RegionHealthState.UNKNOWN)
+                                                      for name, state in health],
+                      replicas=list(replicas), images=list(images), routing=list(routing))

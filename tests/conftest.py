@@ -263,6 +263,8 @@ def wait_for(predicate, *, timeout=120, interval=0.25, message="condition"):
 def pytest_sessionfinish(session):
     if settings.CELERY_BROKER_URL.startswith("filesystem://") and "test-broker" in str(settings.CELERY_BROKER_FOLDER):
         shutil.rmtree(settings.CELERY_BROKER_FOLDER, ignore_errors=True)
+    if "test-metrics" in os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""):  # the run's counters (portal/settings.py)
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"

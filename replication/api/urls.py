@@ -1,6 +1,7 @@
 from django.urls import path
 from . import events as continuous_replication
 from . import access, activity, imports, views, webhooks
+from .replication_metrics import RegistryMetricsView
 from .auth import AuthTokenView
 
 app_name = "api"
@@ -40,4 +41,7 @@ urlpatterns = [
     # Health and self-repair (issue 11)
     path("registries/<str:name>/replicas/<str:region>/force-delete/", views.ReplicaForceDeleteView.as_view(),
          name="replica-force-delete"),
+
+    # Metrics: the figures behind the registry page's charts
+    path("registries/<str:name>/metrics/", RegistryMetricsView.as_view(), name="registry-metrics"),
 ]

@@ -17,6 +17,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ..choices import JOB_TRANSITIONS, JobKind, JobState, ReplicaStatus, WebhookDeliveryState
+from .. import metrics
+from ..choices import COPY_JOB_KINDS, CopyFailureReason
 from ..exceptions import RetryLater
 from ..models import ReplicationJob, WebhookDelivery
 from ..oci.client import RegistryError
@@ -89,6 +91,7 @@ def _job_execute(job: ReplicationJob, *, retries_done: int) -> RunResult:
     try:
         spec = spec_load(job.kind, job.spec)
     except SpecError as exc:
+        _count_copy_failure(job, CopyFailureReason.INVALID_SPEC, outcome="failed")
         return _fail(job, job_type, f"The job's spec is not valid: {exc}")
     if job_type.needs_live_replica and (job.replica is None or job.replica.status == ReplicaStatus.DELETING):
         job_transition(job_id=job_id, to=JobState.CANCELED, error="The replica was deleted.")
@@ -101,6 +104,8 @@ def _job_execute(job: ReplicationJob, *, retries_done: int) -> RunResult:
     except Exception as exc:
         error = describe_error(exc, region_name=job.region.name)
         policy = retry_policy("REPLICATION")
+        will_retry = is_retryable(exc) and policy.may_retry(retries_done)
+        _count_copy_failure(job, metrics.copy_failure_reason(exc), outcome="retried" if will_retry else "failed")
         if not is_retryable(exc):
             return _fail(job, job_type, error)
         if job_type.waits_for_region:
@@ -115,6 +120,10 @@ def _job_execute(job: ReplicationJob, *, retries_done: int) -> RunResult:
 
     job_transition(job_id=job_id, to=JobState.SUCCEEDED, error="", **earlier.fields(outcome.progress))
     job_type.on_succeeded(job, outcome)
+    if job.kind in COPY_JOB_KINDS:
+        metrics.copies.labels(region=job.region.name, kind=job.kind).inc()
+        metrics.copied_manifests.labels(region=job.region.name).inc(progress.manifests_done)
+        metrics.copied_bytes.labels(region=job.region.name).inc(progress.bytes_done)
     return RunResult(state=JobState.SUCCEEDED)
 
 
@@ -126,6 +135,11 @@ def _wait_for_region(job: ReplicationJob, job_type, error: str, *, policy, retri
     if job_transition(job_id=job.pk, to=JobState.QUEUED, error=message + detail):
         job_type.on_waiting(job, message)
     return RunResult(state=JobState.QUEUED, retry_in=countdown)
+
+
+def _count_copy_failure(job: ReplicationJob, reason: CopyFailureReason, *, outcome: str) -> None:
+    if job.kind in COPY_JOB_KINDS:
+        metrics.copy_failures.labels(region=job.region.name, reason=reason.value, outcome=outcome).inc()
 
 
 def _fail(job: ReplicationJob, job_type, error: str) -> RunResult:

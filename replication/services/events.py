@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from .. import metrics
 from ..choices import ImageReplicationStatus, RegistryEventAction, ReplicaStatus
 from ..exceptions import InvalidInput
 from ..models import (
@@ -139,6 +140,7 @@ def events_record(*, region_name: str, body) -> IntakeResult:
         raise InvalidInput(f"Region '{region_name}' does not exist.", field="region")
     result = IntakeResult()
     new_ids = []
+    counted = []  # (action, source) of each recorded event, counted once the transaction commits
     registries: dict = {}
     with transaction.atomic():
         for event in events_parse(body):
@@ -160,8 +162,11 @@ def events_record(*, region_name: str, body) -> IntakeResult:
                 continue
             new_ids.append(row.pk)
             result.recorded += 1
+            counted.append((row.action, "replication" if row.from_replication else "user"))
         if new_ids:
             task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE)
+    for action, source in counted:  # committed
+        metrics.events_received.labels(region=region.name, action=action, source=source).inc()
     return result
 
 
@@ -181,12 +186,19 @@ def events_process(*, event_ids: list[int]) -> None:
                 image_status.image_status_confirm(event=event)
                 continue
             if event.action == RegistryEventAction.PUSH:
-                event_fan_out_push(event=event)
+                jobs = event_fan_out_push(event=event)
             else:
-                event_fan_out_delete(event=event)
+                jobs = event_fan_out_delete(event=event)
             # The region where a user pushed or deleted tells its webhooks.
             webhook_notify(registry_id=event.registry_id, region_name=event.region.name, action=event.action,
                            target=event_webhook_target(event))
+        _count_fan_out(event, jobs)  # committed
+
+
+def _count_fan_out(event: RegistryEvent, jobs: list[ReplicationJob]) -> None:
+    metrics.events_fanned_out.labels(region=event.region.name, action=event.action).inc()
+    for job in jobs:
+        metrics.fan_out_jobs.labels(region=job.region.name, action=event.action).inc()
 
 
 def event_webhook_target(event: RegistryEvent) -> dict:

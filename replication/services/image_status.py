@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .. import metrics
 from ..choices import (
     EVENT_JOB_KINDS,
     IMAGE_REPLICATION_STATUS_COLOURS,
@@ -65,9 +67,19 @@ def image_status_mark_complete(*, registry_id: int, region_id: int, repository: 
         updated_at=timezone.now())
     if arrived:
         tag = "" if is_digest(reference) else reference
-        webhook_notify(registry_id=registry_id, region_name=Region.objects.get(pk=region_id).name,
+        region_name = Region.objects.get(pk=region_id).name
+        webhook_notify(registry_id=registry_id, region_name=region_name,
                        action="replicated", target={"repository": repository, "tag": tag, "digest": digest})
+        _observe_lag(region_name=region_name, rows=ImageReplication.objects.filter(
+            registry_id=registry_id, region_id=region_id, repository=repository, reference=reference, digest=digest))
     return arrived
+
+
+def _observe_lag(*, region_name: str, rows) -> None:
+    """The replication lag histogram, once the arrival is committed (a rolled-back one never arrived)."""
+    for pushed_at, completed_at in rows.values_list("pushed_at", "completed_at"):
+        lag = max((completed_at - pushed_at).total_seconds(), 0.0)
+        transaction.on_commit(lambda lag=lag: metrics.replication_lag.labels(region=region_name).observe(lag))
 
 
 def image_status_confirm(*, event: RegistryEvent) -> None:

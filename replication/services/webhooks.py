@@ -45,6 +45,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import metrics
 from ..choices import (
     WEBHOOK_SUBSCRIBABLE_ACTIONS,
     ActivityAction,
@@ -559,4 +560,6 @@ def webhook_delivery_attempt(*, delivery_id: int) -> float | None:
         delivered_at=timezone.now() if state == WebhookDeliveryState.SUCCEEDED else None,
         next_attempt_at=started_at + timedelta(seconds=countdown) if countdown is not None else None,
     )
+    outcome = "retrying" if countdown is not None else state
+    metrics.webhook_deliveries.labels(region=webhook.region.name, outcome=outcome).inc()
     return countdown

@@ -17,6 +17,7 @@ from replication.demo import demo_registry_seed
 from replication.endpoint.server import data_endpoint_command, endpoint_argv, portal_argv
 from replication.local_fleet import LocalFleet
 from replication.management.commands.run_worker import worker_argv
+from replication.metrics import multiproc_dir_prepare
 from replication.services.regions import region_set_data_endpoint
 
 
@@ -55,6 +56,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, addr, no_demo, **options):
         private_dir_ensure(settings.VAR_DIR)
+        multiproc_dir_prepare(settings.VAR_DIR / "metrics" / "local")  # every process below counts in it: /metrics
         call_command("migrate", verbosity=0)
         # WhiteNoise serves STATIC_ROOT, with the hashed names collectstatic writes down.
         call_command("collectstatic", interactive=False, verbosity=0)

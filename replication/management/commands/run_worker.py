@@ -1,8 +1,10 @@
 import os
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from replication.metrics import multiproc_dir_prepare
 from replication.models import Region
 from replication.queues import PORTAL_QUEUE, region_queue
 
@@ -30,5 +32,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, regions, concurrency, **options):
         argv = worker_argv(regions=regions or None, concurrency=concurrency)
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # The pool's processes add up their counters here (served on WORKER_METRICS_PORT, or by a portal on
+            # this host started with the same folder); a command that started this one may have set it already.
+            multiproc_dir_prepare(settings.VAR_DIR / "metrics" / ("worker-" + ("-".join(sorted(regions)) or "all")))
         self.stdout.write(" ".join(argv))
         os.execv(argv[0], argv)

@@ -1,0 +1,23 @@
+"""{% registry_replication_charts registry as charts %}: both windows of the registry page's charts."""
+from django import template
+
+from .. import charts, selectors
+from ..choices import MetricsWindow
+
+register = template.Library()
+
+
+@register.simple_tag
+def registry_replication_charts(registry) -> list[dict]:
+    """Both windows drawn at once (two grouped queries each), so switching needs no reload and no script."""
+    windows = []
+    for window in MetricsWindow:
+        figures = selectors.registry_replication_metrics(registry=registry, window=window.value)
+        windows.append({
+            "value": window.value, "label": window.label, "figures": figures,
+            "legend": charts.legend(figures),
+            "lag_svg": charts.lag_chart(figures), "copied_svg": charts.copied_chart(figures),
+            "bucket_hours": figures.bucket_seconds // 3600,
+            "copied_total": sum(sum(s.images_copied) for s in figures.regions),
+        })
+    return windows
