@@ -249,6 +249,7 @@ class ActivityAction(models.TextChoices):
     WEBHOOK_UPDATE = "webhook.update", "Webhook changed"
     WEBHOOK_DELETE = "webhook.delete", "Webhook deleted"
     WEBHOOK_PING = "webhook.ping", "Webhook pinged"
+    WEBHOOK_REDELIVER = "webhook.redeliver", "Webhook delivery sent again"
     IMPORT_CREATE = "import.create", "Image import queued"
     ROLE_ASSIGN = "role.assign", "Role assigned"
     ROLE_REMOVE = "role.remove", "Role removed"
@@ -288,3 +289,15 @@ class RoutingExclusion(models.TextChoices):
     COOLING_DOWN = "cooling down", "Cooling down"  # healthy again, but not for long enough
     CATCHING_UP = "catching up", "Catching up"  # degraded: images pending
     NOT_READY = "not ready", "Not ready"  # creating, syncing, failed, deleting
+
+
+# Job history: what set a job off, when its spec does not say (event copies and deletes carry their origin).
+JOB_KIND_TRIGGERS = {
+    JobKind.INITIAL_SYNC: "Replica created",
+    JobKind.RESYNC: "Sync again",
+    JobKind.EVENT_COPY: ReplicationOrigin.EVENT.label,
+    JobKind.EVENT_DELETE: ReplicationOrigin.EVENT.label,
+    JobKind.IMPORT: "Image import",
+    JobKind.PURGE: "Registry deleted",
+}
+REPLICA_PURGE_TRIGGER = "Replica deleted"  # a purge that removes its replica row once the region is empty

@@ -239,6 +239,9 @@ class WebhookDelivery(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The delivery this one sends again ("Redeliver"): same body, signed with the webhook's current secret.
+    redelivery_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="redeliveries")
 
     class Meta:
         ordering = ["-created_at", "-id"]

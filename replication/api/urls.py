@@ -1,6 +1,6 @@
 from django.urls import path
 from . import events as continuous_replication
-from . import access, activity, imports, views, webhooks
+from . import access, activity, imports, jobs, views, webhooks
 from .auth import AuthTokenView
 
 app_name = "api"
@@ -37,4 +37,8 @@ urlpatterns = [
     path("registries/<str:name>/tokens/<str:token>/", access.RegistryTokenDetailView.as_view(),
          name="registry-token-detail"),
     path("registries/<str:name>/activity/", activity.ActivityListView.as_view(), name="registry-activity"),
+    # Job history and redelivery (the pages' jobs and webhooks views use the same selectors and services)
+    path("registries/<str:name>/jobs/", jobs.RegistryJobListView.as_view(), name="registry-job-list"),
+    path("registries/<str:name>/webhooks/<str:webhook>/deliveries/<int:delivery>/redeliver/",
+         webhooks.WebhookRedeliverView.as_view(), name="webhook-redeliver"),
 ]
