@@ -235,10 +235,10 @@ def test_downgrade_with_replicas_is_refused_listing_them(signed_in, api_client, 
 
 
 def test_sku_change_reports_the_cost_before_and_after(signed_in, contoso):
-    response = signed_in.post("/registries/contoso/sku/", {"sku": "Basic"}, follow=True)
+    response = signed_in.post("/registries/contoso/sku/", {"sku": "Basic", "confirm": "yes"}, follow=True)
     assert page_messages(response) == ["SKU changed from Premium to Basic: $50.01 → $5.01 a month for 1 region(s)."]
     assert Registry.objects.get(name="contoso").sku.name == "Basic"
-    response = signed_in.post("/registries/contoso/sku/", {"sku": "Premium"}, follow=True)
+    response = signed_in.post("/registries/contoso/sku/", {"sku": "Premium", "confirm": "yes"}, follow=True)
     assert page_messages(response) == ["SKU changed from Basic to Premium: $5.01 → $50.01 a month for 1 region(s)."]
 
 
