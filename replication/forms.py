@@ -124,6 +124,8 @@ class WebhookEditForm(WebhookForm):
     """Change a webhook: a blank service URI, secret or headers box keeps what is stored."""
 
     clear_custom_headers = forms.BooleanField(label="Remove every custom header", required=False)
+    field_order = ["region", "service_uri", "secret", "actions", "scope", "custom_headers", "clear_custom_headers",
+                   "enabled"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -182,6 +184,7 @@ class RegistryDeleteForm(ServiceForm):
     def __init__(self, *args, registry, **kwargs):
         super().__init__(*args, **kwargs)
         self.registry = registry
+        self.fields["confirm_name"].help_text = f"Type {registry.name} exactly."
 
     def clean_confirm_name(self):
         typed = self.cleaned_data["confirm_name"]

@@ -417,3 +417,12 @@ def test_sync_again_queues_a_full_sync_of_a_failed_replica(signed_in, contoso_wi
     assert Replica.objects.get(region__name="canadacentral").status == ReplicaStatus.SYNCING
     response = signed_in.post("/registries/contoso/replications/canadacentral/sync/", follow=True)
     assert page_messages(response) == ["A sync of the replica in 'canadacentral' is already queued or running."]
+
+
+def test_create_registry_form_keeps_what_was_typed_when_refused(signed_in, contoso):
+    response = signed_in.post("/registries/", {"name": "CONTOSO", "sku": "Standard", "home_region": "eastus"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'value="CONTOSO"' in html
+    assert re.search(r'<option value="Standard"[^>]*selected', html)
+    assert re.search(r'<option value="eastus"[^>]*selected', html)
