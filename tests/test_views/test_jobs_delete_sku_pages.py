@@ -108,8 +108,8 @@ def test_delete_page_names_what_will_be_purged_from_recorded_state(signed_in, co
     rows = dict(re.findall(r'<tr data-region="([a-z]+)">(.*?)</tr>', html, flags=re.S))
     # Every deployed region is purged, with or without a replica there (as registry_delete does).
     assert set(rows) == {"westus", "eastus", "canadacentral", "westeurope"}
-    assert re.search(r'<td class="num">2</td>\s*<td class="num">3</td>', rows["westus"])
-    assert re.search(r'<td class="num">1</td>\s*<td class="num">1</td>', rows["eastus"])
+    assert re.search(r'<td class="num" data-label="Repositories">2</td>\s*<td class="num" data-label="Images">3</td>', rows["westus"])
+    assert re.search(r'<td class="num" data-label="Repositories">1</td>\s*<td class="num" data-label="Images">1</td>', rows["eastus"])
     assert "Syncing" in rows["eastus"] and "Failed" in rows["canadacentral"] and "none (purged anyway" in rows["westeurope"]
 
 
