@@ -178,7 +178,9 @@ class RegistryJobListView(RegistryPageView):
     def get(self, request, name):
         registry = self.registry(request, name)
         form = JobFilterForm(request.GET)
-        form.set_region_choices(selectors.registry_job_regions(registry=registry))
+        regions = selectors.registry_job_regions(registry=registry)
+        chosen = Region.objects.filter(name=request.GET.get("region") or "").exclude(pk__in=[r.pk for r in regions])
+        form.set_region_choices([*regions, *chosen])  # a region without jobs stays shown as chosen
         jobs, status = [], 200
         if form.is_valid():
             try:

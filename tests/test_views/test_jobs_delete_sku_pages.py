@@ -69,6 +69,9 @@ def test_job_history_filters_by_region_and_state_and_keeps_the_choice(signed_in,
     assert "Clear</a>" in html
     response = signed_in.get("/registries/contoso/jobs/?state=failed")
     assert len(re.findall(r'<tr data-job="', text(response))) == 2
+    # A region without jobs of this registry is still shown as the chosen filter.
+    html = text(signed_in.get("/registries/contoso/jobs/?region=westeurope"))
+    assert '<option value="westeurope" selected>' in html and "No job matches these filters." in html
 
 
 def test_job_history_bad_filter_shows_the_apis_message(signed_in, api_client, history):

@@ -224,8 +224,7 @@ def test_unknown_webhook_pages_are_404(signed_in, contoso):
     assert signed_in.get(LIST + "nothere/delete/").status_code == 404
 
 
-@pytest.mark.parametrize("user_fixture", ["puller"])
-def test_a_reader_sees_the_log_without_forms_and_every_change_is_403(request, hook, django_user_model, user_fixture):
+def test_a_reader_sees_the_log_without_forms_and_every_change_is_403(hook, django_user_model):
     from replication.services import access
 
     reader = django_user_model.objects.create_user("paula")
