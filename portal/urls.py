@@ -1,9 +1,21 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from replication.api.oauth2 import registry_token
 from replication.accounts import AdminSignInForm, SignInView
+
+class FaviconRedirect(RedirectView):
+    """To the icon's current (content-hashed) name, looked up per request: the manifest exists only after
+    collectstatic, and a permanent redirect would pin an old hash in browsers."""
+
+    permanent = False
+
+    def get_redirect_url(self, *args, **kwargs):
+        return static("favicon.svg")
+
 
 # Failed sign-ins are throttled on the admin's login page too.
 admin.site.login_form = AdminSignInForm
@@ -18,6 +30,8 @@ urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("replication.urls")),
+    # Browsers and tools that ask for /favicon.ico get the portal's icon (the pages link the SVG themselves).
+    path("favicon.ico", FaviconRedirect.as_view()),
 ]
 
 # Health checks (issue 13): outside every app prefix, no sign-in, no session (never_cache: probes must not be

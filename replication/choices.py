@@ -249,6 +249,7 @@ class ActivityAction(models.TextChoices):
     WEBHOOK_UPDATE = "webhook.update", "Webhook changed"
     WEBHOOK_DELETE = "webhook.delete", "Webhook deleted"
     WEBHOOK_PING = "webhook.ping", "Webhook pinged"
+    WEBHOOK_REDELIVER = "webhook.redeliver", "Webhook delivery sent again"
     IMPORT_CREATE = "import.create", "Image import queued"
     ROLE_ASSIGN = "role.assign", "Role assigned"
     ROLE_REMOVE = "role.remove", "Role removed"
@@ -365,3 +366,14 @@ METRICS_WINDOW_BUCKETS = {MetricsWindow.DAY: (24, 1), MetricsWindow.WEEK: (7 * 2
 # One colour per region in the registry page's charts, by the region's place among the registry's replicas
 # (colour-blind-safe Okabe–Ito order); more regions than colours wrap around.
 CHART_SERIES_COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000", "#f0e442")
+
+# Job history: what set a job off, when its spec does not say (event copies and deletes carry their origin).
+JOB_KIND_TRIGGERS = {
+    JobKind.INITIAL_SYNC: "Replica created",
+    JobKind.RESYNC: "Sync again",
+    JobKind.EVENT_COPY: ReplicationOrigin.EVENT.label,
+    JobKind.EVENT_DELETE: ReplicationOrigin.EVENT.label,
+    JobKind.IMPORT: "Image import",
+    JobKind.PURGE: "Registry deleted",
+}
+REPLICA_PURGE_TRIGGER = "Replica deleted"  # a purge that removes its replica row once the region is empty

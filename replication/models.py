@@ -244,6 +244,10 @@ class WebhookDelivery(models.Model):
     # The id of the request (API call or registry event) that caused it, so its logs can be followed.
     request_id = models.CharField(max_length=64, blank=True, default="", db_default="", db_index=True)
 
+    # The delivery this one sends again ("Redeliver"): same body, signed with the webhook's current secret.
+    redelivery_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="redeliveries")
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "webhook deliveries"

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import timezone
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Prefetch, QuerySet, Sum
 from django.db.models.functions import TruncHour
@@ -11,11 +12,14 @@ from django.utils import timezone
 
 from .choices import (
     ACCESS_ACTIVITY_ACTIONS,
+    JOB_KIND_TRIGGERS,
     METRICS_WINDOW_BUCKETS,
+    REPLICA_PURGE_TRIGGER,
     WHOLE_REPLICA_JOB_KINDS,
     ActivityAction,
     HealthState,
     ImageReplicationStatus,
+    JobKind,
     JobState,
     MetricsWindow,
     RegionHealthState,
@@ -23,6 +27,7 @@ from .choices import (
     RegistryPermission,
     ReplicaDisplayState,
     ReplicaStatus,
+    ReplicationOrigin,
     RoutingDecision,
 )
 from .exceptions import InvalidInput
@@ -329,3 +334,94 @@ def fleet_state() -> FleetState:
     return FleetState(jobs=list(jobs), region_health=[(name, state or RegionHealthState.UNKNOWN)
                                                       for name, state in health],
                       replicas=list(replicas), images=list(images), routing=list(routing))
+
+# Job history (the jobs page and GET /api/v1/registries/{name}/jobs/)
+
+
+def registry_job_list(*, registry: Registry, region: str | None = None, state: str | None = None,
+                      kind: str | None = None) -> QuerySet[ReplicationJob]:
+    """The registry's jobs, newest first, optionally of one region, state and kind; an unknown filter value
+    is InvalidInput naming the values there are (the page and the API give the same answer)."""
+    jobs = ReplicationJob.objects.filter(registry=registry).select_related("region").order_by("-created_at", "-id")
+    if region:
+        if not Region.objects.filter(name=region).exists():
+            raise InvalidInput(f"Region '{region}' does not exist.", field="region")
+        jobs = jobs.filter(region__name=region)
+    if state:
+        if state not in JobState.values:
+            raise InvalidInput(f"State '{state}' does not exist; choose one of: {', '.join(JobState.values)}.",
+                               field="state")
+        jobs = jobs.filter(state=state)
+    if kind:
+        if kind not in JobKind.values:
+            raise InvalidInput(f"Kind '{kind}' does not exist; choose one of: {', '.join(JobKind.values)}.",
+                               field="kind")
+        jobs = jobs.filter(kind=kind)
+    return jobs
+
+
+def registry_job_regions(*, registry: Registry) -> list[Region]:
+    """Regions the registry's jobs ran in, for the page's region filter."""
+    return list(Region.objects.filter(jobs__registry=registry).distinct().order_by("display_name"))
+
+
+def job_trigger(job: ReplicationJob) -> str:
+    """What set the job off, in words: the origin its spec records, else what its kind is run for."""
+    spec = job.spec if isinstance(job.spec, dict) else {}
+    if spec.get("origin") in ReplicationOrigin.values:
+        return ReplicationOrigin(spec["origin"]).label
+    if job.kind == JobKind.PURGE and spec.get("remove_replica"):
+        return REPLICA_PURGE_TRIGGER
+    return JOB_KIND_TRIGGERS.get(job.kind, job.kind)
+
+
+def job_duration_seconds(job: ReplicationJob, *, now=None) -> float | None:
+    """From start to finish, or to now while it runs; None before it started."""
+    if job.started_at is None:
+        return None
+    end = job.finished_at or now or timezone.now()
+    return max(0.0, (end - job.started_at).total_seconds())
+
+
+# Registry delete: what the confirmation page names
+
+
+@dataclass(frozen=True)
+class RegionPurge:
+    region: Region
+    replica: Replica | None  # None: a deployed region without a replica, purged all the same
+    repositories: int
+    images: int
+
+
+@dataclass(frozen=True)
+class RegistryDeleteSummary:
+    regions: list[RegionPurge]
+    repositories: int
+    images: int
+    webhooks: int
+    tokens: int
+    role_assignments: int
+
+
+def registry_delete_summary(*, registry: Registry) -> RegistryDeleteSummary:
+    """What deleting the registry purges, from recorded state (no region is asked): each region a purge job
+    will run in (every deployed one, as services.registry_delete does), its replica, and the repositories and
+    images (tags and untagged manifests) recorded there."""
+    replicas = {replica.region_id: replica for replica in Replica.objects.filter(registry=registry)
+                .select_related("region")}
+    recorded = ImageReplication.objects.filter(registry=registry)
+    per_region = {row["region"]: row for row in recorded.values("region").annotate(
+        repositories=Count("repository", distinct=True), images=Count("id"))}
+    regions = [region for region in Region.objects.all() if region.endpoint or region.pk in replicas]
+    purges = [RegionPurge(region=region, replica=replicas.get(region.pk),
+                          repositories=per_region.get(region.pk, {}).get("repositories", 0),
+                          images=per_region.get(region.pk, {}).get("images", 0))
+              for region in sorted(regions, key=lambda r: (r.pk not in replicas, r.display_name))]
+    return RegistryDeleteSummary(
+        regions=purges,
+        repositories=recorded.values("repository").distinct().count(),
+        images=recorded.values("repository", "reference").distinct().count(),
+        webhooks=registry.webhooks.count(), tokens=registry.tokens.count(),
+        role_assignments=registry.role_assignments.count(),
+    )

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import registry_views, views
 
 app_name = "replication"
 
@@ -25,3 +25,6 @@ urlpatterns = [
     path("registries/<str:name>/replications/<str:region>/force-delete/", views.ReplicaForceDeleteView.as_view(),
          name="replica-force-delete"),
 ]
+
+# Webhooks, job history and registry delete (replication/registry_views.py)
+urlpatterns += registry_views.urlpatterns

@@ -229,7 +229,30 @@ class ReplicaRoutingView(RegistryActionView):
 
 
 class RegistrySkuChangeView(RegistryActionView):
+    """A SKU change asks first: the page shows the new monthly cost, and only a second POST with `confirm`
+    applies it (the API's PATCH applies at once). A change the service would refuse is refused at once."""
+
     default_back = "replication:registry-detail"
+
+    def post(self, request, name, **kwargs):
+        if request.POST.get("confirm"):
+            return super().post(request, name, **kwargs)
+        registry = registry_for_page(request, name, self.required_permission)
+        try:
+            new_sku = services.registry_sku_change_check(registry=registry, sku=parse(SkuChangeForm, request.POST)["sku"])
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return redirect(self.back_url(request, registry))
+        if new_sku.pk == registry.sku_id:
+            messages.success(request, f"The SKU is already {new_sku.name}; nothing changed.")
+            return redirect(self.back_url(request, registry))
+        region_count = registry.replicas.count()
+        before, after = (monthly_cost(sku.price_per_day_usd, region_count) for sku in (registry.sku, new_sku))
+        return render(request, "replication/registry_sku_confirm.html", {
+            "registry": registry, "new_sku": new_sku, "region_count": region_count,
+            "cost_before": before, "cost_after": after, "difference": after - before,
+            "next": request.POST.get("next", ""),
+        })
 
     def perform(self, request, registry):
         region_count = registry.replicas.count()

@@ -1,6 +1,6 @@
 from django.urls import path
 from . import events as continuous_replication
-from . import access, activity, imports, views, webhooks
+from . import access, activity, imports, jobs, views, webhooks
 from .replication_metrics import RegistryMetricsView
 from .auth import AuthTokenView
 
@@ -44,4 +44,9 @@ urlpatterns = [
 
     # Metrics: the figures behind the registry page's charts
     path("registries/<str:name>/metrics/", RegistryMetricsView.as_view(), name="registry-metrics"),
+
+    # Job history and redelivery (the pages' jobs and webhooks views use the same selectors and services)
+    path("registries/<str:name>/jobs/", jobs.RegistryJobListView.as_view(), name="registry-job-list"),
+    path("registries/<str:name>/webhooks/<str:webhook>/deliveries/<int:delivery>/redeliver/",
+         webhooks.WebhookRedeliverView.as_view(), name="webhook-redeliver"),
 ]

@@ -83,12 +83,14 @@ class WebhookSerializer(serializers.ModelSerializer):
 class WebhookDeliverySerializer(serializers.ModelSerializer):
     webhook = serializers.CharField(source="webhook.name", read_only=True)
     state = serializers.ChoiceField(choices=WebhookDeliveryState.choices, read_only=True)
+    redelivery_of = serializers.PrimaryKeyRelatedField(read_only=True,
+                                                       help_text="The delivery this one sends again, if any.")
 
     class Meta:
         model = WebhookDelivery
         fields = ["id", "webhook", "event_id", "action", "state", "attempts", "request_body", "request_headers",
                   "response_status", "response_body", "error", "duration_ms", "attempt_log", "created_at",
-                  "last_attempt_at", "next_attempt_at", "delivered_at"]
+                  "last_attempt_at", "next_attempt_at", "delivered_at", "redelivery_of"]
 
 
 def _webhook(name, webhook):
@@ -158,3 +160,15 @@ class WebhookDeliveryListView(APIView):
             request.query_params.get("limit", 100))
         deliveries = service.webhook_delivery_list(webhook=webhook, limit=limit)
         return Response(WebhookDeliverySerializer(deliveries, many=True).data)
+
+
+class WebhookRedeliverView(APIView):
+    registry_permissions = {"POST": RegistryPermission.MANAGE}
+
+    @extend_schema(request=None, responses={202: OpenApiResponse(
+        WebhookDeliverySerializer, description="A new delivery of the same body queued (409 while the delivery "
+                                               "is still pending).")})
+    def post(self, request, name, webhook, delivery):
+        original = service.webhook_delivery_get(webhook=_webhook(name, webhook), delivery_id=delivery)
+        again = service.webhook_redeliver(delivery=original, actor=request.user)
+        return Response(WebhookDeliverySerializer(again).data, status=status.HTTP_202_ACCEPTED)

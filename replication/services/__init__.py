@@ -7,6 +7,7 @@ from .registries import (
     registry_delete,
     registry_get,
     registry_set_anonymous_pull,
+    registry_sku_change_check,
     registry_update,
 )
 from .replicas import replica_create, replica_delete, replica_get, replica_resync, replica_set_endpoint_enabled
@@ -21,6 +22,7 @@ __all__ = [
     "registry_delete",
     "registry_get",
     "registry_set_anonymous_pull",
+    "registry_sku_change_check",
     "registry_update",
     "replica_create",
     "replica_delete",

@@ -75,7 +75,9 @@ def registry_create(*, name: str, sku: str, home_region: str, owner=None) -> Reg
     return registry
 
 
-def registry_change_sku(*, registry: Registry, sku: str, actor=None) -> Registry:
+def registry_sku_change_check(*, registry: Registry, sku: str) -> Sku:
+    """The SKU a change would move the registry to, or the refusal the change itself would give; writes
+    nothing (the page's confirmation step asks it before showing the new cost)."""
     new_sku = sku_get(name=sku)
     if not new_sku.geo_replication:
         extra = registry.replicas.exclude(region=registry.home_region).select_related("region")
@@ -88,6 +90,11 @@ def registry_change_sku(*, registry: Registry, sku: str, actor=None) -> Registry
             )
     webhook_check_sku_limit(registry=registry, sku=new_sku)
     registry_check_anonymous_pull_sku(sku=new_sku, anonymous_pull=registry.anonymous_pull)
+    return new_sku
+
+
+def registry_change_sku(*, registry: Registry, sku: str, actor=None) -> Registry:
+    new_sku = registry_sku_change_check(registry=registry, sku=sku)
     rows = Registry.objects.filter(pk=registry.pk)
     if new_sku.name not in ANONYMOUS_PULL_SKUS:
         rows = rows.filter(anonymous_pull=False)  # so a concurrent switch-on cannot slip past the check

@@ -351,6 +351,35 @@ def webhook_ping(*, webhook: Webhook, actor=None) -> WebhookDelivery:
         return delivery
 
 
+def webhook_delivery_get(*, webhook: Webhook, delivery_id) -> WebhookDelivery:
+    try:
+        return webhook.deliveries.get(pk=int(delivery_id))
+    except (TypeError, ValueError, OverflowError, WebhookDelivery.DoesNotExist):
+        raise NotFound(f"Webhook '{webhook.name}' has no delivery {delivery_id}.") from None
+
+
+def webhook_redeliver(*, delivery: WebhookDelivery, actor=None) -> WebhookDelivery:
+    """Send a finished delivery again as a new delivery (its own attempts and log), with the same body and
+    event id, so a receiver that de-duplicates on "id" sees the same event. It goes to the webhook's current
+    service URI, signed with its current secret, even when the webhook is disabled (it was asked for)."""
+    if delivery.state == WebhookDeliveryState.PENDING:
+        raise Conflict(f"Delivery {delivery.pk} is still being attempted; redeliver it once it has succeeded "
+                       "or failed.", field="delivery")
+    webhook = delivery.webhook
+    with transaction.atomic():
+        body = delivery.request_body
+        again = WebhookDelivery.objects.create(
+            webhook=webhook, event_id=delivery.event_id, action=delivery.action, request_body=body,
+            request_headers=webhook_logged_headers(webhook, webhook_request_headers(webhook, webhook_raw_body(body))),
+            redelivery_of=delivery,
+        )
+        task_send_on_commit(DELIVER_WEBHOOK_TASK, kwargs={"delivery_id": again.pk},
+                            queue=region_queue(webhook.region.name))
+        activity_record(registry=webhook.registry, actor=actor, action=ActivityAction.WEBHOOK_REDELIVER,
+                        target=webhook.name, detail={"delivery": again.pk, "redelivery_of": delivery.pk})
+    return again
+
+
 def webhook_scope_matches(scope: str, *, repository: str, tag: str | None) -> bool:
     """Does a normalised scope cover this repository (without the registry prefix) and tag?"""
     if not scope:

@@ -1,4 +1,7 @@
 """Template helpers for the webhooks panel: rows for a registry, and delivery state badges."""
+import json
+from datetime import datetime
+
 from django import template
 from django.utils.html import format_html
 
@@ -26,3 +29,18 @@ def delivery_badge(state):
     text = "#1f2328" if choice == WebhookDeliveryState.PENDING else "#ffffff"
     return format_html('<span class="badge status-{}" style="--badge-colour: {}; color: {}">{}</span>',
                        choice.value, colour, text, choice.label)
+
+
+@register.filter
+def json_pretty(value) -> str:
+    """A delivery's stored JSON (body, headers) indented for reading; escaped by the template like any text."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+@register.filter
+def attempt_time(value) -> str:
+    """An attempt log's ISO time as 'YYYY-MM-DD HH:MM:SS' (UTC as stored); the text unchanged if it is not one."""
+    try:
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    except ValueError:
+        return str(value)

@@ -9,9 +9,10 @@ from rest_framework.test import APIClient
 
 from replication import services
 from replication.choices import RegistryRole
-from replication.models import Registry, RegistryToken, ReplicationJob, RoleAssignment, Webhook
+from replication.choices import WebhookDeliveryState
+from replication.models import Registry, RegistryToken, ReplicationJob, RoleAssignment, Webhook, WebhookDelivery
 from replication.services import access
-from replication.services.webhooks import webhook_create
+from replication.services.webhooks import webhook_create, webhook_ping
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Contoso:
     webhook: Webhook
     assignment: RoleAssignment
     token: RegistryToken
+    delivery: WebhookDelivery  # a finished ping, which "Redeliver" could send again
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +78,10 @@ def contoso(deployed_regions, owner, puller, contributor):
     access.role_assignment_create(registry=registry, username=contributor.username, role=RegistryRole.CONTRIBUTOR)
     token, _password = access.registry_token_create(registry=registry, name="ci-robot",
                                                     scope=[{"repository": "apps/*", "actions": ["pull"]}])
-    return Contoso(registry=registry, job=job, webhook=webhook, assignment=assignment, token=token)
+    delivery = webhook_ping(webhook=webhook)  # never committed: no task sent
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(state=WebhookDeliveryState.FAILED)
+    return Contoso(registry=registry, job=job, webhook=webhook, assignment=assignment, token=token,
+                   delivery=delivery)
 
 
 def database_snapshot() -> dict[str, str]:

@@ -29,8 +29,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 
 from replication import outbound, services
-from replication.choices import JobKind, JobState, ReplicaStatus
-from replication.models import Region, Registry, Replica, ReplicationJob, RoleAssignment
+from replication.choices import JobKind, JobState, ReplicaStatus, WebhookDeliveryState
+from replication.models import Region, Registry, Replica, ReplicationJob, RoleAssignment, WebhookDelivery
 from replication.services import access
 from replication.services import webhooks as webhook_service
 
@@ -58,6 +58,10 @@ def fuzz_data_ensure(*, owner) -> None:
                                    secret="a-secret-of-the-fuzz-webhook")
     access.registry_token_create(registry=registry, name=REGISTRY_TOKEN,
                                  scope=[{"repository": "apps/*", "actions": ["pull"]}])
+    webhook = webhook_service.webhook_get(registry=registry, name=WEBHOOK)
+    for state in (WebhookDeliveryState.FAILED, WebhookDeliveryState.PENDING):  # redeliver: 202 and 409
+        delivery = webhook_service.webhook_ping(webhook=webhook)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(state=state)
     reader, _ = get_user_model().objects.get_or_create(username="bob")
     access.role_assignment_create(registry=registry, username=reader.username, role="pull")
 
@@ -68,7 +72,9 @@ def known_path_values(*, path: str) -> dict[str, list]:
         return {"name": REGIONS}
     ids = [*ReplicationJob.objects.values_list("pk", flat=True)[:5],
            *RoleAssignment.objects.values_list("pk", flat=True)[:5]]
-    return {"name": [REGISTRY], "region": REGIONS, "webhook": [WEBHOOK], "token": [REGISTRY_TOKEN], "id": ids}
+    deliveries = list(WebhookDelivery.objects.values_list("pk", flat=True)[:5])
+    return {"name": [REGISTRY], "region": REGIONS, "webhook": [WEBHOOK], "token": [REGISTRY_TOKEN], "id": ids,
+            "delivery": deliveries}
 
 
 def api_schema_load() -> schemathesis.schemas.BaseSchema:

@@ -235,10 +235,10 @@ def test_downgrade_with_replicas_is_refused_listing_them(signed_in, api_client, 
 
 
 def test_sku_change_reports_the_cost_before_and_after(signed_in, contoso):
-    response = signed_in.post("/registries/contoso/sku/", {"sku": "Basic"}, follow=True)
+    response = signed_in.post("/registries/contoso/sku/", {"sku": "Basic", "confirm": "yes"}, follow=True)
     assert page_messages(response) == ["SKU changed from Premium to Basic: $50.01 → $5.01 a month for 1 region(s)."]
     assert Registry.objects.get(name="contoso").sku.name == "Basic"
-    response = signed_in.post("/registries/contoso/sku/", {"sku": "Premium"}, follow=True)
+    response = signed_in.post("/registries/contoso/sku/", {"sku": "Premium", "confirm": "yes"}, follow=True)
     assert page_messages(response) == ["SKU changed from Basic to Premium: $5.01 → $50.01 a month for 1 region(s)."]
 
 
@@ -417,3 +417,12 @@ def test_sync_again_queues_a_full_sync_of_a_failed_replica(signed_in, contoso_wi
     assert Replica.objects.get(region__name="canadacentral").status == ReplicaStatus.SYNCING
     response = signed_in.post("/registries/contoso/replications/canadacentral/sync/", follow=True)
     assert page_messages(response) == ["A sync of the replica in 'canadacentral' is already queued or running."]
+
+
+def test_create_registry_form_keeps_what_was_typed_when_refused(signed_in, contoso):
+    response = signed_in.post("/registries/", {"name": "CONTOSO", "sku": "Standard", "home_region": "eastus"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'value="CONTOSO"' in html
+    assert re.search(r'<option value="Standard"[^>]*selected', html)
+    assert re.search(r'<option value="eastus"[^>]*selected', html)
