@@ -95,3 +95,18 @@ def ago(moment) -> str:
 def activity_summary(record) -> str:
     """The record's old → new values as one line of plain text (escaped by the template)."""
     return _activity_summary(record)
+
+
+@register.filter
+def rough_duration(seconds) -> str:
+    """An estimate in words: "under 1 s", "about 40 s", "about 12 min", "about 2.5 h"."""
+    if seconds is None or seconds == "":
+        return ""
+    seconds = float(seconds)
+    if seconds < 1:
+        return "under 1 s"
+    if seconds < 90:
+        return f"about {seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
