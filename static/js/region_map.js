@@ -74,6 +74,7 @@
     map.on("zoomend", function () { self.layout(); });
     map.on("moveend popupopen popupclose", function () { self.saveView(); });
     this.order.forEach(function (region) { self.bindKeyboard(region); });
+    this.bindPopupEscape();
     this.bindRefreshAndForms();
     this.reopenPopup();
     this.poll();
@@ -226,17 +227,30 @@
                                         ".leaflet-popup-content input:not([type=hidden])") ||
                 container.querySelector(".leaflet-popup-close-button");
     if (first) first.focus({preventScroll: true});
+  };
+
+  // Escape in any open popup (opened by click, keyboard or restored) closes it and returns to its hexagon.
+  RegionMap.prototype.bindPopupEscape = function () {
     var self = this;
-    if (!container.dataset.keyboardBound) {
-      container.dataset.keyboardBound = "1";
-      container.addEventListener("keydown", function (event) {
-        if (event.key !== "Escape") return;
-        event.preventDefault();
+    this.map.on("popupopen", function (event) {
+      var container = event.popup.getElement(), region = self.regionOfPopup(event.popup);
+      if (!container || !region || container.dataset.escapeBound) return;
+      container.dataset.escapeBound = "1";
+      container.addEventListener("keydown", function (keyEvent) {
+        if (keyEvent.key !== "Escape") return;
+        keyEvent.preventDefault();
         region.layer.closePopup();
         var path = self.path(region);
         if (path) path.focus({preventScroll: true});
       });
+    });
+  };
+
+  RegionMap.prototype.regionOfPopup = function (popup) {
+    for (var i = 0; i < this.order.length; i++) {
+      if (this.order[i].layer.getPopup() === popup) return this.order[i];
     }
+    return null;
   };
 
   // ---- the view in the URL hash: #map=zoom/lat/lng[/region] ---------------------------------------
