@@ -247,16 +247,14 @@ def sync_throughputs(*, regions) -> dict[int, SyncThroughput]:
 def registry_home_content(*, registry: Registry) -> HomeContent:
     """Images: what the home region holds per the image status rows. Bytes: what the latest finished initial
     sync of this registry copied, plus the event copies into that region since (blob sizes are not recorded
-    per image, so this is the closest measured figure)."""
+    per image, so this is the closest measured figure); 0 for a registry with nothing recorded at all."""
     images = ImageReplication.objects.filter(registry=registry, region_id=registry.home_region_id,
                                              status=ImageReplicationStatus.COMPLETE).count()
-    if not images:
-        return HomeContent(images=0, bytes=0)
     initial = (ReplicationJob.objects.filter(registry=registry, kind=JobKind.INITIAL_SYNC, state=JobState.SUCCEEDED,
                                              finished_at__isnull=False)
                .exclude(bytes_total=0).order_by("-finished_at").first())
     if initial is None:
-        return HomeContent(images=images, bytes=None)
+        return HomeContent(images=images, bytes=None if images else 0)
     since = ReplicationJob.objects.filter(
         registry=registry, region_id=initial.region_id, kind=JobKind.EVENT_COPY, state=JobState.SUCCEEDED,
         finished_at__gt=initial.finished_at).aggregate(total=Sum("bytes_done"))["total"] or 0

@@ -138,6 +138,13 @@ def test_an_empty_registry_plans_nothing_to_copy(registry_with_replicas):
     assert selectors.registry_home_content(registry=registry) == selectors.HomeContent(images=0, bytes=0)
 
 
+def test_a_measured_initial_sync_gives_the_bytes_even_without_image_rows(registry_with_replicas):
+    # Images pushed before events reached the portal have no rows; the copy still measured their bytes.
+    registry = registry_with_replicas(name="unrecorded", replicas=("eastus",))
+    finished_job(registry=registry, region="eastus", kind=JobKind.INITIAL_SYNC, bytes_done=32 * MB)
+    assert selectors.registry_home_content(registry=registry) == selectors.HomeContent(images=0, bytes=32 * MB)
+
+
 def test_plans_give_time_from_bytes_and_throughput_and_the_new_monthly_cost_nearest_first(registry_with_replicas):
     registry = registry_with_replicas(name="planned", replicas=("eastus",))
     for reference in ("1", "2"):
