@@ -234,7 +234,10 @@
     var self = this;
     this.map.on("popupopen", function (event) {
       var container = event.popup.getElement(), region = self.regionOfPopup(event.popup);
-      if (!container || !region || container.dataset.escapeBound) return;
+      if (!container || !region) return;
+      container.setAttribute("role", "dialog");
+      container.setAttribute("aria-label", region.entry.tooltip);
+      if (container.dataset.escapeBound) return;
       container.dataset.escapeBound = "1";
       container.addEventListener("keydown", function (keyEvent) {
         if (keyEvent.key !== "Escape") return;

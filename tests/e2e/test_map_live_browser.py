@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from replication.choices import RegionHealthState, ReplicaMapState, ReplicaStatus
-from replication.models import RegionHealth, Replica
+from replication.choices import JobKind, JobState, RegionHealthState, ReplicaMapState, ReplicaStatus
+from replication.models import ImageReplication, RegionHealth, Replica, ReplicationJob
 from tests.e2e.test_portal_browser import (  # noqa: F401  (fixtures)
     CHROMIUM,
     browsing,
@@ -27,6 +27,7 @@ expect.set_options(timeout=20_000)
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 MIN_HEXAGON_PX = 24  # what the issue asks for
+MB = 1024 * 1024
 MAP = "/registries/mapdemo/replications/"
 
 
@@ -161,17 +162,38 @@ def test_status_progress_and_health_change_in_place_without_a_reload(browsing, m
     expect(hexagon(page, "canadacentral")).to_have_class(re.compile(r"\bmarker-failed\b"))
     expect(hexagon(page, "canadacentral")).to_have_attribute("aria-label", "Canada Central · Replica · Failed")
 
+    hexagon(page, "canadacentral").click()
+    popup = page.locator(".leaflet-popup .region-popup[data-region='canadacentral']")
+    expect(popup).to_contain_text("The sync failed: manifest unknown")
+
     RegionHealth.objects.update_or_create(region=replica.region, defaults={
         "state": RegionHealthState.DOWN, "since": timezone.now(), "checked_at": timezone.now(),
         "last_error": "connection refused"})
     expect(hexagon(page, "canadacentral")).to_have_class(re.compile(r"\bmarker-unreachable\b"))
+    expect(popup).to_contain_text("Unreachable: this region's registry has not answered")  # the open popup too
+    popup.get_by_role("switch").focus()
+    page.keyboard.press("Escape")
     hexagon(page, "canadacentral").hover()
     expect(page.locator(".leaflet-tooltip")).to_have_text("Canada Central · Replica · Unreachable (region down)")
     assert page.evaluate("() => window.loadedOnce") is True
 
-    # The overview: the replicas table follows too.
+    # The overview: the replicas table, its progress bar and the image matrix follow too.
     page.goto("/registries/mapdemo/")
     page.evaluate("() => { window.loadedOnce = true; }")
+    expect(page.locator("#image-replication")).to_contain_text("No pushes recorded yet")
+    Replica.objects.filter(pk=replica.pk).update(status=ReplicaStatus.SYNCING, status_message="Copying from westus.")
+    job = ReplicationJob.objects.create(registry=mapdemo, replica=replica, region=replica.region,
+                                        kind=JobKind.RESYNC, state=JobState.RUNNING, started_at=timezone.now(),
+                                        bytes_total=100 * MB, bytes_done=10 * MB, manifests_total=4)
+    progress = replica_row(page, "canadacentral").locator(".progress")
+    expect(progress).to_have_attribute("aria-valuenow", "10")
+    ReplicationJob.objects.filter(pk=job.pk).update(bytes_done=60 * MB, manifests_done=2)
+    expect(progress).to_have_attribute("aria-valuenow", "60")
+    pushed = timezone.now()
+    ImageReplication.objects.create(registry=mapdemo, region=mapdemo.home_region, repository="mapdemo/web",
+                                    reference="1.0", digest="sha256:" + "a" * 64, status="complete",
+                                    pushed_at=pushed, completed_at=pushed)
+    expect(page.locator("#image-replication [data-image='mapdemo/web:1.0']")).to_have_count(1)
     Replica.objects.filter(pk=replica.pk).update(status=ReplicaStatus.READY, status_message="In sync with westus.")
     expect(replica_row(page, "canadacentral")).to_have_attribute("data-status", "ready")
     assert page.evaluate("() => window.loadedOnce") is True
