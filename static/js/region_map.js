@@ -69,8 +69,8 @@
     L.control.zoom({position: "bottomright"}).addTo(map);
     entries.forEach(function (entry) { if (self.regions[entry.name]) self.apply(self.regions[entry.name], entry); });
     this.sortForKeyboard();
-    this.restoreView();
-    this.layout();
+    var restored = this.restoreView();
+    if (this.layout() === "grid" && !restored) this.centreOnHexagons();
     map.on("zoomend", function () { self.layout(); });
     map.on("moveend popupopen popupclose", function () { self.saveView(); });
     this.order.forEach(function (region) { self.bindKeyboard(region); });
@@ -136,7 +136,7 @@
       this.order.forEach(function (region) {
         self.place(region, region.h3, L.latLngBounds(region.h3).getCenter());
       });
-      return;
+      return "h3";
     }
     var taken = {};
     this.order.slice().sort(function (a, b) { return a.name < b.name ? -1 : 1; }).forEach(function (region) {
@@ -159,6 +159,7 @@
       }
       self.place(region, corners, map.unproject(centre, zoom));
     });
+    return "grid";
   };
 
   RegionMap.prototype.place = function (region, corners, centre) {
@@ -284,6 +285,14 @@
   RegionMap.prototype.restoreView = function () {
     var view = this.savedView();
     if (view) this.map.setView(view.centre, view.zoom, {animate: false});
+    return Boolean(view);
+  };
+
+  // On a narrow screen the grid spreads the hexagons beyond the regions' own box: show the hexagons' middle.
+  RegionMap.prototype.centreOnHexagons = function () {
+    var corners = [];
+    this.order.forEach(function (region) { corners = corners.concat(region.layer.getLatLngs()[0]); });
+    if (corners.length) this.map.panTo(L.latLngBounds(corners).getCenter(), {animate: false});
   };
 
   RegionMap.prototype.reopenPopup = function () {

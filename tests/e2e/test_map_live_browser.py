@@ -77,6 +77,7 @@ def test_every_hexagon_is_big_enough_and_named_at_the_initial_zoom(browsing, map
         assert label and " · " in label, label
     expect(hexagon(page, "canadacentral")).to_have_attribute("aria-label", "Canada Central · Replica · Ready")
     expect(hexagon(page, "westus")).to_have_attribute("aria-label", "West US (home) · Replica · Ready")
+    browsing.screenshot(f"map-{viewport['width']}x{viewport['height']}-initial")
 
     # Zoomed out to the least zoom the map allows, and in: still big enough.
     page.evaluate("() => RegionMap.current.map.setZoom(RegionMap.current.map.getMinZoom(), {animate: false})")
