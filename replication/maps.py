@@ -6,6 +6,7 @@ loads comes from the vendored files under static/vendor/, so it works offline.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -112,8 +113,18 @@ def render_region_map(
         ).add_to(m)
 
     _MapView(bounds).add_to(m)
-    _RegionMapScript(layers, [region_map_entry(region) for region in regions]).add_to(m)
+    _RegionMapScript(layers, [region_map_entry(region) for region in regions],
+                     {region.name: popup_digest(region.popup_html) for region in regions if region.popup_html}).add_to(m)
     return _render_parts(m, script_url=static_url.rstrip("/") + "/js/region_map.js")
+
+
+_CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
+
+
+def popup_digest(popup_html: str) -> str:
+    """Tells region_map.js whether a popup's content changed; the CSRF token is masked afresh on every
+    render, so it is left out."""
+    return hashlib.sha256(_CSRF_VALUE.sub(r'\1"', popup_html).encode()).hexdigest()[:16]
 
 
 def region_map_entry(region: MapRegion) -> dict:
@@ -303,16 +314,17 @@ class _RegionMapScript(MacroElement):
                 {%- for name, layer in this.layers.items() %}
                 {{ name|tojson }}: {{ layer.get_name() }}{{ "," if not loop.last }}
                 {%- endfor %}
-            }, {{ this.entries|tojson }});
+            }, {{ this.entries|tojson }}, {{ this.popup_digests|tojson }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, layers: dict, entries: list[dict]):
+    def __init__(self, layers: dict, entries: list[dict], popup_digests: dict[str, str]):
         super().__init__()
         self._name = "RegionMapScript"
         self.layers = layers
         self.entries = entries
+        self.popup_digests = popup_digests
 
 
 class _MapView(MacroElement):

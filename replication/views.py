@@ -21,7 +21,7 @@ from . import selectors, services
 from .choices import RegionState, RegistryPermission
 from .exceptions import InvalidInput, NotFound, PermissionDenied, ServiceError
 from .forms import AnonymousPullForm, RegistryCreateForm, ReplicaCreateForm, RoutingForm, SkuChangeForm
-from .maps import MapRegion, region_map_entry, render_region_map
+from .maps import MapRegion, popup_digest, region_map_entry, render_region_map
 from .models import Region, Registry, Sku
 from .pricing import monthly_cost
 from .services import access
@@ -327,5 +327,6 @@ class RegistryFragmentView(LoginRequiredMixin, View):
         open_region = next((region for region in regions if region.name == open_name and region.popup_html), None)
         return JsonResponse({
             "regions": [region_map_entry(region) for region in regions],
-            "open": {"name": open_region.name, "html": open_region.popup_html} if open_region else None,
+            "open": ({"name": open_region.name, "html": open_region.popup_html,
+                      "digest": popup_digest(open_region.popup_html)} if open_region else None),
         })

@@ -52,7 +52,7 @@
     return cells;
   }
 
-  function RegionMap(map, layers, entries) {
+  function RegionMap(map, layers, entries, popupDigests) {
     this.map = map;
     this.regions = {};
     this.order = [];
@@ -62,6 +62,7 @@
       var layer = layers[entry.name];
       if (!layer) return;
       var region = {name: entry.name, layer: layer, entry: null, marker: null,
+                    popupDigest: (popupDigests || {})[entry.name],
                     h3: layer.getLatLngs()[0].slice(), centre: layer.getBounds().getCenter()};
       self.regions[entry.name] = region;
       self.order.push(region);
@@ -109,8 +110,8 @@
       if (region.marker) { this.map.removeLayer(region.marker); region.marker = null; }
       return;
     }
-    var html = '<span class="region-marker marker-' + escapeHtml(marker.state) + '" style="border-color:' +
-      escapeHtml(marker.colour) + '">' + escapeHtml(marker.text) + "</span>" +
+    var html = (marker.text ? '<span class="region-marker marker-' + escapeHtml(marker.state) + '" style="border-color:' +
+      escapeHtml(marker.colour) + '">' + escapeHtml(marker.text) + "</span>" : "") +
       (marker.routingOff ? '<span class="region-marker-routing-off">⊘</span>' : "");
     var icon = L.divIcon({className: "region-marker-icon", html: html, iconSize: [0, 0]});
     if (region.marker) {
@@ -328,17 +329,21 @@
     var holder = document.querySelector("[data-map-state-url]");
     if (!holder || !window.fetch) return;
     var self = this, url = holder.getAttribute("data-map-state-url");
+    function fetchStates() {
+      var open = self.openRegion();
+      return fetch(url + (open ? "?open=" + encodeURIComponent(open.name) : ""),
+                   {credentials: "same-origin", headers: {"Accept": "application/json"}, cache: "no-store"})
+        .then(function (response) { return response.ok && !response.redirected ? response.json() : null; })
+        .then(function (data) { if (data) self.update(data); })
+        .catch(function () { /* the next tick tries again */ });
+    }
     function tick() {
       if (document.hidden) { window.setTimeout(tick, POLL_MS); return; }
-      var open = self.openRegion();
-      fetch(url + (open ? "?open=" + encodeURIComponent(open.name) : ""),
-            {credentials: "same-origin", headers: {"Accept": "application/json"}})
-        .then(function (response) { return response.ok ? response.json() : null; })
-        .then(function (data) { if (data) self.update(data); })
-        .catch(function () { /* the next tick tries again */ })
-        .then(function () { window.setTimeout(tick, POLL_MS); });
+      fetchStates().then(function () { window.setTimeout(tick, POLL_MS); });
     }
     window.setTimeout(tick, POLL_MS);
+    // A popup rendered with the page may be minutes old when it is opened: bring it up to date at once.
+    this.map.on("popupopen", function () { window.setTimeout(fetchStates, 0); });
   };
 
   RegionMap.prototype.update = function (data) {
@@ -350,11 +355,11 @@
     });
     this.sortForKeyboard();
     var open = data.open && this.regions[data.open.name];
-    if (open && open.layer.isPopupOpen() && open.popupHtml !== data.open.html) {
+    if (open && open.layer.isPopupOpen() && open.popupDigest !== data.open.digest) {
       var container = open.layer.getPopup().getElement();
       // Never pull the content from under a user who is using it: wait until focus leaves the popup.
       if (!(container && container.contains(document.activeElement))) {
-        open.popupHtml = data.open.html;
+        open.popupDigest = data.open.digest;
         var autoPan = open.layer.getPopup().options.autoPan;
         open.layer.getPopup().options.autoPan = false;
         open.layer.getPopup().setContent(data.open.html);
@@ -365,8 +370,8 @@
 
   window.RegionMap = {
     MIN_ACROSS_PX: MIN_ACROSS_PX,
-    init: function (map, layers, entries) {
-      window.RegionMap.current = new RegionMap(map, layers, entries);
+    init: function (map, layers, entries, popupDigests) {
+      window.RegionMap.current = new RegionMap(map, layers, entries, popupDigests);
       return window.RegionMap.current;
     }
   };

@@ -98,3 +98,11 @@ def test_map_state_json_has_every_region_and_the_open_popup(signed_in, contoso_w
     assert opened["name"] == "eastus"
     assert "Unreachable" in opened["html"] and "connection refused" in opened["html"]
     assert signed_in.get(url("map"), {"open": "<script>"}).json()["open"] is None
+
+
+def test_the_open_popups_digest_ignores_the_fresh_csrf_mask_but_not_a_change(signed_in, contoso_with_replicas):
+    first = signed_in.get(url("map"), {"open": "eastus"}).json()["open"]
+    second = signed_in.get(url("map"), {"open": "eastus"}).json()["open"]
+    assert first["digest"] == second["digest"]
+    Replica.objects.filter(registry=contoso_with_replicas, region__name="eastus").update(status=ReplicaStatus.READY)
+    assert signed_in.get(url("map"), {"open": "eastus"}).json()["open"]["digest"] != first["digest"]
