@@ -207,8 +207,11 @@ def test_refresh_keeps_zoom_centre_and_open_popup(browsing, mapdemo):
     page.set_viewport_size({"width": 1440, "height": 900})
     browsing.sign_in(MAP)
     expect(page.locator("path.region-hex")).to_have_count(59)
-    page.locator(".leaflet-control-zoom-in").click()
-    page.locator(".leaflet-control-zoom-in").click()
+    initial_zoom = map_view(page)["zoom"]
+    box = hexagon(page, "canadacentral").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)  # the wheel zooms the map, around the pointer
+    page.wait_for_function(f"() => RegionMap.current.map.getZoom() > {initial_zoom}")
     page.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim')")
     hexagon(page, "canadacentral").click()
     expect(page.locator(".leaflet-popup .region-popup[data-region='canadacentral']")).to_be_visible()
