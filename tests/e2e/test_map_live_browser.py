@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from replication.choices import JobKind, JobState, RegionHealthState, ReplicaMapState, ReplicaStatus
-from replication.models import ImageReplication, RegionHealth, Replica, ReplicationJob
+from replication.models import ImageReplication, Region, RegionHealth, Replica, ReplicationJob
 from tests.e2e.test_portal_browser import (  # noqa: F401  (fixtures)
     CHROMIUM,
     browsing,
@@ -94,9 +94,19 @@ def test_every_hexagon_is_big_enough_and_named_at_the_initial_zoom(browsing, map
 def test_tooltip_and_marker_say_the_state_in_words(browsing, mapdemo):
     Replica.objects.filter(registry=mapdemo, region__name="canadacentral").update(
         status=ReplicaStatus.FAILED, status_message="Copy failed: connection refused", region_endpoint_enabled=False)
+    regions = {region.name: region for region in Region.objects.filter(name__in=["eastus", "westeurope"])}
+    syncing = Replica.objects.create(registry=mapdemo, region=regions["eastus"], status=ReplicaStatus.SYNCING)
+    ReplicationJob.objects.create(registry=mapdemo, replica=syncing, region=regions["eastus"], kind=JobKind.INITIAL_SYNC,
+                                  state=JobState.RUNNING, bytes_total=100 * MB, bytes_done=42 * MB)
+    Replica.objects.create(registry=mapdemo, region=regions["westeurope"], status=ReplicaStatus.DEGRADED,
+                           status_message="1 image(s) not replicated")
     page = browsing.page
     page.set_viewport_size({"width": 1440, "height": 900})
     browsing.sign_in(MAP)
+    expect(hexagon(page, "eastus")).to_have_attribute("aria-label", "East US · Replica · Syncing 42%")
+    expect(page.locator(".region-marker-icon .region-marker.marker-syncing")).to_have_text("42%")
+    expect(hexagon(page, "westeurope")).to_have_attribute("aria-label", "West Europe · Replica · Degraded")
+    expect(hexagon(page, "westeurope")).to_have_attribute("stroke", ReplicaMapState.DEGRADED.colour)
     canada = hexagon(page, "canadacentral")
     expect(canada).to_have_class(re.compile(r"\bmarker-failed\b.*\brouting-off\b"))
     expect(canada).to_have_attribute("stroke", ReplicaMapState.FAILED.colour)
@@ -132,6 +142,7 @@ def test_a_replica_action_can_be_reached_and_used_from_the_keyboard(browsing, ma
     popup = page.locator(".leaflet-popup .region-popup[data-region='canadacentral']")
     expect(popup).to_be_visible()
     assert focused(page)["text"] == "Routing on"  # focus moved into the popup, on its first control
+    browsing.screenshot("map-keyboard-popup")
     page.keyboard.press("Tab")
     assert focused(page)["text"] == "Sync again"
     page.keyboard.press("Shift+Tab")
