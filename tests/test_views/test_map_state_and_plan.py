@@ -161,3 +161,10 @@ def test_plans_give_time_from_bytes_and_throughput_and_the_new_monthly_cost_near
     price = registry.sku.price_per_day_usd
     assert canada.added_monthly == (price * 30).quantize(Decimal("0.01"))
     assert canada.total_monthly == (price * 30 * 3).quantize(Decimal("0.01"))  # home + eastus + the new one
+
+
+@pytest.mark.parametrize("seconds, words", [(None, ""), (0.2, "under 1 s"), (42.4, "about 42 s"),
+                                            (600, "about 10 min"), (9000, "about 2.5 h")])
+def test_estimated_time_reads_as_a_rough_duration(seconds, words):
+    from replication.templatetags.portal import rough_duration
+    assert rough_duration(seconds) == words
