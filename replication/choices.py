@@ -377,3 +377,51 @@ JOB_KIND_TRIGGERS = {
     JobKind.PURGE: "Registry deleted",
 }
 REPLICA_PURGE_TRIGGER = "Replica deleted"  # a purge that removes its replica row once the region is empty
+
+# The map's marker on a replica's hexagon (the fill stays RegionState.REPLICA's blue)
+
+
+class ReplicaMapState(models.TextChoices):
+    """What one replica's hexagon says on the map; replication.selectors.replica_map_state picks it."""
+
+    READY = "ready", "Ready"
+    CREATING = "creating", "Creating"
+    SYNCING = "syncing", "Syncing"
+    DEGRADED = "degraded", "Degraded"
+    FAILED = "failed", "Failed"
+    DELETING = "deleting", "Deleting"
+    UNREACHABLE = "unreachable", "Unreachable (region down)"
+
+    @property
+    def colour(self) -> str:
+        return REPLICA_MAP_STATE_COLOURS[self]
+
+    @property
+    def glyph(self) -> str:
+        return REPLICA_MAP_STATE_GLYPHS[self]
+
+
+# The ring around the hexagon; the replica statuses keep their colours, unreachable is a darker red.
+REPLICA_MAP_STATE_COLOURS = {
+    ReplicaMapState.READY: "#ffffff",  # a plain white edge: nothing to report
+    ReplicaMapState.CREATING: REPLICA_STATUS_COLOURS[ReplicaStatus.CREATING],
+    ReplicaMapState.SYNCING: REPLICA_STATUS_COLOURS[ReplicaStatus.SYNCING],
+    ReplicaMapState.DEGRADED: REPLICA_STATUS_COLOURS[ReplicaStatus.DEGRADED],
+    ReplicaMapState.FAILED: REPLICA_STATUS_COLOURS[ReplicaStatus.FAILED],
+    ReplicaMapState.DELETING: REPLICA_STATUS_COLOURS[ReplicaStatus.DELETING],
+    ReplicaMapState.UNREACHABLE: "#82071e",  # dark red
+}
+
+# The icon drawn on the hexagon (creating and syncing show their percentage instead).
+REPLICA_MAP_STATE_GLYPHS = {
+    ReplicaMapState.READY: "",
+    ReplicaMapState.CREATING: "+",
+    ReplicaMapState.SYNCING: "⟳",
+    ReplicaMapState.DEGRADED: "!",
+    ReplicaMapState.FAILED: "✕",
+    ReplicaMapState.DELETING: "−",
+    ReplicaMapState.UNREACHABLE: "⚡",
+}
+
+# A replica that takes no traffic from the global endpoint (routing off) is drawn hatched.
+ROUTING_OFF_LABEL = "routing off"

@@ -6,6 +6,7 @@ loads comes from the vendored files under static/vendor/, so it works offline.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -20,7 +21,7 @@ from branca.element import Element, MacroElement
 from django.utils.safestring import SafeString, mark_safe
 from folium.template import Template
 
-from replication.choices import RegionState
+from replication.choices import ROUTING_OFF_LABEL, RegionState, ReplicaMapState
 
 H3_RESOLUTION = 2  # about 365 km across: one clickable hexagon per region at world zoom
 COUNTRIES_FILE = Path(__file__).resolve().parent.parent / "static" / "vendor" / "world-atlas" / "countries-110m.json"
@@ -39,6 +40,10 @@ class MapRegion:
     state: RegionState
     popup_html: str = ""  # ready, escaped HTML (a form with its CSRF token, built by the view)
     tooltip: str = ""  # plain text; defaults to the display name
+    marker: ReplicaMapState | None = None  # replicas: the state drawn on the hexagon (selectors.replica_map_state)
+    state_text: str = ""  # the marker's state in words ("Syncing 42%, routing off")
+    progress: int | None = None  # creating/syncing with a known size: percent copied, shown on the hexagon
+    routing_off: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class RenderedMap:
     """The parts of a page that shows the map, already safe for a Django template.
 
     header: <script>/<link>/<style> tags for <head> (Leaflet, jQuery, topojson-client, CSS);
-    html: the map's <div>; script: a <script> element to place after `html`.
+    html: the map's <div> and its legend; script: a <script> element to place after `html`.
     """
 
     header: SafeString
@@ -70,7 +75,8 @@ def render_region_map(
         height=height,
         zoom_snap=0.25,
         zoom_delta=0.5,
-        scroll_wheel_zoom=False,  # the map sits in a scrolling page: don't hijack the wheel
+        scroll_wheel_zoom=True,
+        zoom_control=False,  # added at the bottom right by region_map.js, where no popup opens under it
         attribution_control=False,
         max_bounds_viscosity=1.0,
     )
@@ -83,29 +89,78 @@ def render_region_map(
     basemap.add_to(m)
 
     bounds = []
+    layers = {}
     for region, cell in _assign_cells(regions):
         boundary = _cell_polygon(cell, region.longitude)
         bounds.extend(boundary)
-        state = RegionState(region.state)
-        label = f"{region.tooltip or region.display_name} · {state.label}"
-        folium.Polygon(
+        entry = region_map_entry(region)
+        style = entry["style"]
+        layers[region.name] = folium.Polygon(
             boundary,
-            color="#ffffff",
-            weight=1,
-            fill_color=state.colour,
-            fill_opacity=_FILL_OPACITY[state],
-            class_name=f"region-hex region-{region.name} state-{state.value}",
-            tooltip=folium.Tooltip(_js_template_safe(html.escape(label)), sticky=False, direction="top"),
+            color=style["color"],
+            weight=style["weight"],
+            dash_array=style["dashArray"],
+            fill_color=style["fillColor"],
+            fill_opacity=style["fillOpacity"],
+            class_name=entry["className"],
+            tooltip=folium.Tooltip(_js_template_safe(html.escape(entry["tooltip"])), sticky=False, direction="top"),
             popup=(
-                folium.Popup(_js_template_safe(region.popup_html), parse_html=False, max_width=360)
+                folium.Popup(_js_template_safe(region.popup_html), parse_html=False, max_width=360,
+                             auto_pan_padding_top_left=(12, 12), auto_pan_padding_bottom_right=(60, 90))
                 if region.popup_html
                 else None
             ),
         ).add_to(m)
 
-    _Legend().add_to(m)
     _MapView(bounds).add_to(m)
-    return _render_parts(m)
+    _RegionMapScript(layers, [region_map_entry(region) for region in regions],
+                     {region.name: popup_digest(region.popup_html) for region in regions if region.popup_html}).add_to(m)
+    return _render_parts(m, script_url=static_url.rstrip("/") + "/js/region_map.js")
+
+
+_CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
+
+
+def popup_digest(popup_html: str) -> str:
+    """Tells region_map.js whether a popup's content changed; the CSRF token is masked afresh on every
+    render, so it is left out."""
+    return hashlib.sha256(_CSRF_VALUE.sub(r'\1"', popup_html).encode()).hexdigest()[:16]
+
+
+def region_map_entry(region: MapRegion) -> dict:
+    """What region_map.js needs to draw one region: its style, classes, words and marker. The page's first
+    render and the live updates (the map-state fragment) both come from here, so they cannot disagree."""
+    state = RegionState(region.state)
+    marker = ReplicaMapState(region.marker) if region.marker else None
+    label = f"{region.tooltip or region.display_name} · {state.label}"
+    if region.state_text:
+        label += f" · {region.state_text}"
+    classes = f"region-hex region-{region.name} state-{state.value}"
+    if marker:
+        classes += f" marker-{marker.value}"
+    if region.routing_off:
+        classes += " routing-off"
+    busy = marker in (ReplicaMapState.CREATING, ReplicaMapState.SYNCING)
+    return {
+        "name": region.name,
+        "state": state.value,
+        "className": classes,
+        "tooltip": label,
+        "style": {
+            "color": marker.colour if marker else "#ffffff",
+            # A ring wide enough to read at world zoom when there is something to report.
+            "weight": 3 if marker and marker != ReplicaMapState.READY else 1,
+            "dashArray": "5 3" if busy or marker == ReplicaMapState.DELETING else None,
+            "fillColor": state.colour,
+            "fillOpacity": 0.4 if marker == ReplicaMapState.DELETING else _FILL_OPACITY[state],
+        },
+        "marker": {
+            "state": marker.value,
+            "text": f"{region.progress}%" if busy and region.progress is not None else marker.glyph,
+            "colour": marker.colour,
+            "routingOff": region.routing_off,
+        } if marker and (marker != ReplicaMapState.READY or region.routing_off) else None,
+    }
 
 
 def _assign_cells(regions: Sequence[MapRegion]) -> list[tuple[MapRegion, str]]:
@@ -164,19 +219,30 @@ def _countries() -> dict:
 
 
 def _legend_html() -> str:
-    rows = "".join(
+    """Beside the map rather than on it, where it would cover hexagons and popups."""
+    fills = "".join(
         f'<li><span class="region-map-swatch" style="background:{state.colour}"></span>{html.escape(state.label)}</li>'
         for state in RegionState
     )
-    return f'<ul class="region-map-legend-list">{rows}</ul>'
+    markers = "".join(
+        f'<li><span class="region-marker region-marker-legend marker-{state.value}" style="border-color:{state.colour}" '
+        f'aria-hidden="true">{html.escape(state.glyph or "✓")}</span>{html.escape(state.label)}</li>'
+        for state in ReplicaMapState
+    )
+    markers += (f'<li><span class="region-marker region-marker-legend routing-off" aria-hidden="true">⊘</span>'
+                f'{html.escape(ROUTING_OFF_LABEL.capitalize())}</li>')
+    return (f'<div class="region-map-legend" aria-label="Map legend" role="group">'
+            f'<ul class="region-map-legend-list">{fills}</ul>'
+            f'<ul class="region-map-legend-list region-map-legend-markers" aria-label="Replica states">{markers}</ul>'
+            f'<p class="region-map-legend-note">Creating and syncing show the percentage copied.</p></div>')
 
 
-def _render_parts(m: folium.Map) -> RenderedMap:
+def _render_parts(m: folium.Map, *, script_url: str) -> RenderedMap:
     figure = m.get_root()
     figure.render()  # renders every child into figure.header / .html / .script
     del figure.header._children["meta_http"]  # the page has its own charset
-    header = figure.header.render()
-    body = f'<div class="region-map">{figure.html.render()}</div>'
+    header = figure.header.render() + f'\n<script src="{html.escape(script_url)}"></script>'
+    body = f'<div class="region-map">{figure.html.render()}</div>{_legend_html()}'
     script = f"<script>\n{figure.script.render()}\n</script>"
     return RenderedMap(header=mark_safe(header), html=mark_safe(body), script=mark_safe(script))
 
@@ -236,25 +302,29 @@ class _Basemap(folium.TopoJson):
         pass  # the style is set once in the template, not copied into every feature
 
 
-class _Legend(MacroElement):
+class _RegionMapScript(MacroElement):
+    """Hands the map, its hexagons and their data to static/js/region_map.js, which keeps hexagons large
+    enough to hit at any zoom, draws the state markers, makes hexagons keyboard-reachable, keeps the view
+    across reloads and applies live updates."""
+
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = L.control({position: "bottomleft"});
-            {{ this.get_name() }}.onAdd = function () {
-                var div = L.DomUtil.create("div", "region-map-legend");
-                div.innerHTML = {{ this.legend_html|tojson }};
-                return div;
-            };
-            {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+            RegionMap.init({{ this._parent.get_name() }}, {
+                {%- for name, layer in this.layers.items() %}
+                {{ name|tojson }}: {{ layer.get_name() }}{{ "," if not loop.last }}
+                {%- endfor %}
+            }, {{ this.entries|tojson }}, {{ this.popup_digests|tojson }});
         {% endmacro %}
         """
     )
 
-    def __init__(self):
+    def __init__(self, layers: dict, entries: list[dict], popup_digests: dict[str, str]):
         super().__init__()
-        self._name = "Legend"
-        self.legend_html = _legend_html()
+        self._name = "RegionMapScript"
+        self.layers = layers
+        self.entries = entries
+        self.popup_digests = popup_digests
 
 
 class _MapView(MacroElement):
@@ -297,10 +367,25 @@ _MAP_CSS = """
 .region-map .region-hex:hover { stroke: #1f2328; stroke-width: 2px; fill-opacity: 1; }
 .region-map .leaflet-tooltip { font-size: 13px; padding: 4px 8px; }
 .region-map .leaflet-popup-content { font-size: 14px; line-height: 1.4; margin: 12px 16px; }
-.region-map-legend { background: rgba(255, 255, 255, 0.92); border-radius: 4px;
-    box-shadow: 0 1px 4px rgba(0, 0, 0, 0.25); padding: 6px 10px; font-size: 13px; color: #1f2328; }
-.region-map-legend-list { list-style: none; margin: 0; padding: 0; }
-.region-map-legend-list li { display: flex; align-items: center; gap: 6px; margin: 2px 0; }
+.region-map-legend { display: flex; flex-wrap: wrap; gap: 4px 24px; margin-top: 8px; font-size: 13px; color: #1f2328; }
+.region-map-legend-list { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 2px 14px; }
+.region-map-legend-list li { display: flex; align-items: center; gap: 6px; }
+.region-map-legend-note { margin: 0; color: #57606a; }
 .region-map-swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px; }
+.region-marker-icon { background: none; border: none; }
+.region-marker { position: absolute; transform: translate(-50%, -50%); min-width: 16px; height: 16px; padding: 0 3px;
+  border-radius: 8px; border: 2px solid; background: #ffffff; color: #1f2328; font: 700 10px/16px system-ui, sans-serif;
+  text-align: center; white-space: nowrap; box-sizing: content-box; pointer-events: none; }
+.region-marker-legend { position: static; transform: none; display: inline-block; border-color: #1f2328; }
+.region-marker.marker-failed, .region-marker.marker-unreachable { background: #ffebe9; }
+.region-marker.marker-degraded { background: #fff8c5; }
+.region-marker-routing-off, .region-marker.routing-off { position: absolute; transform: translate(40%, -130%);
+  width: 14px; height: 14px; border-radius: 7px; background: #ffffff; color: #57606a; border: 1px solid #57606a;
+  font: 700 11px/14px system-ui, sans-serif; text-align: center; pointer-events: none; }
+.region-marker.routing-off { position: static; transform: none; display: inline-block; }
+.region-map .region-hex:focus { outline: none; stroke: #1f2328; stroke-width: 3px; fill-opacity: 1; }
+.region-map .marker-creating, .region-map .marker-syncing { animation: region-ring 1.2s linear infinite; }
+@keyframes region-ring { to { stroke-dashoffset: -16; } }
+@media (prefers-reduced-motion: reduce) { .region-map .marker-creating, .region-map .marker-syncing { animation: none; } }
 </style>
 """

@@ -78,11 +78,12 @@ class RegionView:
     region: Region
     state: RegionState
     replica: Replica | None
+    map_state: "ReplicaMapState | None" = None  # replicas only: see replica_map_state
 
 
 def registry_map_state(*, registry: Registry) -> list[RegionView]:
     """Every region with its state for this registry: replica (blue), available (green), unavailable (gray)."""
-    regions = list(Region.objects.all())
+    regions = list(Region.objects.select_related("health"))
     replicas = {r.region_id: r for r in replica_list(registry=registry)}
     available = region_availability(r for r in regions if r.pk not in replicas)
     views = []
@@ -93,7 +94,9 @@ def registry_map_state(*, registry: Registry) -> list[RegionView]:
             state = RegionState.AVAILABLE
         else:
             state = RegionState.UNAVAILABLE
-        views.append(RegionView(region=region, state=state, replica=replicas.get(region.pk)))
+        replica = replicas.get(region.pk)
+        map_state = replica_map_state(replica=replica) if replica else None
+        views.append(RegionView(region=region, state=state, replica=replica, map_state=map_state))
     return views
 
 
@@ -425,3 +428,137 @@ def registry_delete_summary(*, registry: Registry) -> RegistryDeleteSummary:
         webhooks=registry.webhooks.count(), tokens=registry.tokens.count(),
         role_assignments=registry.role_assignments.count(),
     )
+
+# ---- the map: each replica's state, and the plan of a replica not created yet ------------------
+
+from collections import defaultdict  # noqa: E402  (kept with the block that uses it)
+from decimal import Decimal  # noqa: E402
+
+import h3  # noqa: E402
+from django.db.models import Sum  # noqa: E402
+
+from .choices import (  # noqa: E402
+    ImageReplicationStatus,
+    JobKind,
+    JobState,
+    RegionHealthState,
+    ReplicaMapState,
+    ReplicaStatus,
+)
+from .models import ImageReplication, RegionHealth  # noqa: E402
+
+# When no sync has finished yet there is nothing to measure: the page says this figure is assumed.
+DEFAULT_SYNC_BYTES_PER_SECOND = 10 * 1024 * 1024
+THROUGHPUT_SAMPLE_JOBS = 20  # the latest finished copies of a region that its throughput is measured from
+
+
+def replica_map_state(*, replica: Replica) -> ReplicaMapState:
+    """The one word a replica's hexagon shows: the display rule every page uses
+    (services.health.replica_display_state: deleting, then unreachable, then the replica's status)."""
+    display = getattr(replica, "display", None) or replica_display_state(replica)
+    return ReplicaMapState(display.state.value)
+
+
+def replica_map_state_text(*, replica: Replica, map_state: ReplicaMapState) -> str:
+    """The state in words, as the tooltip and the hexagon's accessible name say it."""
+    words = map_state.label
+    if map_state in (ReplicaMapState.CREATING, ReplicaMapState.SYNCING):
+        job = replica_latest_job(replica)
+        if job and job.bytes_total:
+            words += f" {job.percent_done}%"
+    if not replica.region_endpoint_enabled:
+        words += ", routing off"
+    return words
+
+
+@dataclass(frozen=True)
+class SyncThroughput:
+    bytes_per_second: float
+    measured_from_jobs: int  # 0: nothing measured yet, DEFAULT_SYNC_BYTES_PER_SECOND is assumed
+
+
+@dataclass(frozen=True)
+class HomeContent:
+    """What a new replica would receive, from the recorded state (no registry is asked)."""
+
+    images: int  # tags and untagged manifests complete in the home region
+    bytes: int | None  # None: no finished initial sync has measured this registry yet
+
+
+@dataclass(frozen=True)
+class ReplicaPlan:
+    region: Region
+    distance_km: int
+    images: int
+    bytes: int | None
+    seconds: float | None  # None when the bytes are unknown
+    throughput: SyncThroughput
+    added_monthly: Decimal
+    total_monthly: Decimal
+
+
+def _job_seconds(job: ReplicationJob) -> float:
+    return max((job.finished_at - job.started_at).total_seconds(), 0.001)
+
+
+def sync_throughputs(*, regions) -> dict[int, SyncThroughput]:
+    """Bytes a second into each region, measured over its latest finished copies (bytes_done / duration of
+    succeeded jobs); a region with none is measured over every region's, and with none at all it is assumed."""
+    regions = list(regions)
+    jobs = list(ReplicationJob.objects.filter(
+        state=JobState.SUCCEEDED, bytes_done__gt=0, started_at__isnull=False, finished_at__isnull=False,
+    ).only("region_id", "bytes_done", "started_at", "finished_at").order_by("-finished_at")[:500])
+    by_region = defaultdict(list)
+    for job in jobs:
+        if len(by_region[job.region_id]) < THROUGHPUT_SAMPLE_JOBS:
+            by_region[job.region_id].append(job)
+
+    def measure(sample) -> SyncThroughput:
+        if not sample:
+            return SyncThroughput(bytes_per_second=DEFAULT_SYNC_BYTES_PER_SECOND, measured_from_jobs=0)
+        return SyncThroughput(bytes_per_second=sum(j.bytes_done for j in sample) / sum(_job_seconds(j) for j in sample),
+                              measured_from_jobs=len(sample))
+
+    everywhere = measure(jobs[:THROUGHPUT_SAMPLE_JOBS])
+    return {region.pk: measure(by_region[region.pk]) if by_region[region.pk] else everywhere for region in regions}
+
+
+def registry_home_content(*, registry: Registry) -> HomeContent:
+    """Images: what the home region holds per the image status rows. Bytes: what the latest finished initial
+    sync of this registry copied, plus the event copies into that region since (blob sizes are not recorded
+    per image, so this is the closest measured figure); 0 for a registry with nothing recorded at all."""
+    images = ImageReplication.objects.filter(registry=registry, region_id=registry.home_region_id,
+                                             status=ImageReplicationStatus.COMPLETE).count()
+    initial = (ReplicationJob.objects.filter(registry=registry, kind=JobKind.INITIAL_SYNC, state=JobState.SUCCEEDED,
+                                             finished_at__isnull=False)
+               .exclude(bytes_total=0).order_by("-finished_at").first())
+    if initial is None:
+        return HomeContent(images=images, bytes=None if images else 0)
+    since = ReplicationJob.objects.filter(
+        registry=registry, region_id=initial.region_id, kind=JobKind.EVENT_COPY, state=JobState.SUCCEEDED,
+        finished_at__gt=initial.finished_at).aggregate(total=Sum("bytes_done"))["total"] or 0
+    return HomeContent(images=images, bytes=max(initial.bytes_total, initial.bytes_done) + since)
+
+
+def region_distance_km(a: Region, b: Region) -> int:
+    return round(h3.great_circle_distance((a.latitude, a.longitude), (b.latitude, b.longitude), unit="km"))
+
+
+def replica_plans(*, registry: Registry, regions) -> list[ReplicaPlan]:
+    """What adding a replica in each of `regions` would copy, take and cost, nearest to home first."""
+    regions = list(regions)
+    content = registry_home_content(registry=registry)
+    throughputs = sync_throughputs(regions=regions)
+    region_count = registry.replicas.count()
+    price = registry.sku.price_per_day_usd
+    plans = []
+    for region in regions:
+        throughput = throughputs[region.pk]
+        plans.append(ReplicaPlan(
+            region=region, distance_km=region_distance_km(registry.home_region, region),
+            images=content.images, bytes=content.bytes,
+            seconds=None if content.bytes is None else content.bytes / throughput.bytes_per_second,
+            throughput=throughput, added_monthly=monthly_cost(price, 1),
+            total_monthly=monthly_cost(price, region_count + 1),
+        ))
+    return sorted(plans, key=lambda plan: (plan.distance_km, plan.region.name))

@@ -24,6 +24,22 @@ urlpatterns = [
     # Health and self-repair (issue 11)
     path("registries/<str:name>/replications/<str:region>/force-delete/", views.ReplicaForceDeleteView.as_view(),
          name="replica-force-delete"),
+
+    # Live panels of the registry pages (views.RegistryFragmentView): one route per panel.
+    path("registries/<str:name>/fragments/replicas/", views.RegistryFragmentView.as_view(panel="replicas"),
+         name="fragment-replicas"),
+    path("registries/<str:name>/fragments/replica-actions/",
+         views.RegistryFragmentView.as_view(panel="replica-actions"), name="fragment-replica-actions"),
+    path("registries/<str:name>/fragments/matrix/", views.RegistryFragmentView.as_view(panel="matrix"),
+         name="fragment-matrix"),
+    path("registries/<str:name>/fragments/activity/", views.RegistryFragmentView.as_view(panel="activity"),
+         name="fragment-activity"),
+    path("registries/<str:name>/fragments/add-replica/", views.RegistryFragmentView.as_view(panel="add-replica"),
+         name="fragment-add-replica"),
+    path("registries/<str:name>/fragments/map/", views.RegistryFragmentView.as_view(panel="map"),
+         name="fragment-map"),
+    path("registries/<str:name>/fragments/banner/", views.RegistryFragmentView.as_view(panel="banner"),
+         name="fragment-banner"),
 ]
 
 # Webhooks, job history and registry delete (replication/registry_views.py)

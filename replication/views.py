@@ -21,7 +21,7 @@ from . import selectors, services
 from .choices import RegionState, RegistryPermission
 from .exceptions import InvalidInput, NotFound, PermissionDenied, ServiceError
 from .forms import AnonymousPullForm, RegistryCreateForm, ReplicaCreateForm, RoutingForm, SkuChangeForm
-from .maps import MapRegion, render_region_map
+from .maps import MapRegion, popup_digest, region_map_entry, render_region_map
 from .models import Region, Registry, Sku
 from .pricing import monthly_cost
 from .readiness import readiness
@@ -125,40 +125,69 @@ class RegistryDetailView(LoginRequiredMixin, View):
 
 
 class RegistryReplicationsView(LoginRequiredMixin, View):
-    """The map: one hexagon per region, popups with the actions that region allows."""
+    """The map: one hexagon per region, popups with the actions that region allows; beside it the plain
+    "Add replica" list with each region's plan."""
 
     def get(self, request, name):
         registry = registry_for_page(request, name, RegistryPermission.READ)
         allowed = allowed_actions(request, registry)
         region_views = selectors.registry_map_state(registry=registry)
         replicas = [view.replica for view in region_views if view.replica]
-        added_cost = monthly_cost(registry.sku.price_per_day_usd, 1)
-        total_cost = monthly_cost(registry.sku.price_per_day_usd, len(replicas))
-        popup = get_template("replication/_region_popup.html")
-        map_regions = [
-            MapRegion(
-                name=view.region.name,
-                display_name=view.region.display_name,
-                latitude=view.region.latitude,
-                longitude=view.region.longitude,
-                state=view.state,
-                tooltip=view.region.display_name + (" (home)" if view.region.pk == registry.home_region_id else ""),
-                popup_html=popup.render({
-                    **allowed,
-                    "view": view, "registry": registry, "is_home": view.region.pk == registry.home_region_id,
-                    "added_cost": added_cost, "total_after": total_cost + added_cost, "next": request.path,
-                }, request),
-            )
-            for view in region_views
-        ]
+        plans = replica_plans_by_region(registry=registry, region_views=region_views)
         return render(request, "replication/registry_replications.html", {
             **allowed,
             "registry": registry,
             "replicas": replicas,
-            "region_map": render_region_map(map_regions, static_url=static("")),
-            "monthly_cost": total_cost,
+            "region_map": render_region_map(map_regions(request, registry, region_views, plans, allowed),
+                                            static_url=static("")),
+            "monthly_cost": monthly_cost(registry.sku.price_per_day_usd, len(replicas)),
             "available_count": sum(view.state == RegionState.AVAILABLE for view in region_views),
+            "plans": list(plans.values()),
         })
+
+
+def replica_plans_by_region(*, registry, region_views) -> dict:
+    """The plan of a replica in each region where one could be added now (Premium, region available)."""
+    if not registry.sku.geo_replication:
+        return {}
+    available = [view.region for view in region_views if view.state == RegionState.AVAILABLE]
+    return {plan.region.pk: plan for plan in selectors.replica_plans(registry=registry, regions=available)}
+
+
+def map_regions(request, registry, region_views, plans, allowed, *, popups_for=None) -> list[MapRegion]:
+    """The map's regions with their popups (only those in `popups_for`, when given: the live update
+    renders the open popup alone)."""
+    popup = get_template("replication/_region_popup.html")
+    page = reverse("replication:registry-replications", kwargs={"name": registry.name})
+    regions = []
+    for view in region_views:
+        is_home = view.region.pk == registry.home_region_id
+        popup_html = ""
+        if popups_for is None or view.region.name in popups_for:
+            popup_html = popup.render({
+                **allowed, "view": view, "registry": registry, "is_home": is_home,
+                "plan": plans.get(view.region.pk), "next": page,
+            }, request)
+        regions.append(MapRegion(
+            name=view.region.name,
+            display_name=view.region.display_name,
+            latitude=view.region.latitude,
+            longitude=view.region.longitude,
+            state=view.state,
+            tooltip=view.region.display_name + (" (home)" if is_home else ""),
+            popup_html=popup_html,
+            marker=view.map_state,
+            state_text=(selectors.replica_map_state_text(replica=view.replica, map_state=view.map_state)
+                        if view.replica else ""),
+            progress=_progress(view),
+            routing_off=bool(view.replica and not view.replica.region_endpoint_enabled),
+        ))
+    return regions
+
+
+def _progress(view) -> int | None:
+    job = view.replica and selectors.replica_latest_job(view.replica)
+    return job.percent_done if job and job.bytes_total else None
 
 
 class RegistryActionView(LoginRequiredMixin, View):
@@ -293,3 +322,66 @@ def readyz(request):
             "checks": {name: ({"ok": True} if result.ok else {"ok": False, "error": result.detail})
                        for name, result in results.items()}}
     return JsonResponse(body, status=200 if ready else 503)
+
+# ---- live panels: a part of a page, rendered alone from the page's own template, for the page's polling
+# (static/js/live_panels.js and region_map.js). Same access check as the page; never any network I/O.
+
+
+class RegistryFragmentView(LoginRequiredMixin, View):
+    """One panel of a registry page; `panel` is fixed per route (see urls.py)."""
+
+    panel = ""
+    http_method_names = ["get"]
+
+    def get(self, request, name):
+        registry = registry_for_page(request, name, RegistryPermission.READ)
+        allowed = allowed_actions(request, registry)
+        render_panel = getattr(self, "render_" + self.panel.replace("-", "_"))
+        response = render_panel(request, registry, allowed)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def render_replicas(self, request, registry, allowed):
+        return render(request, "replication/_replica_table.html", {
+            "registry": registry, "replicas": selectors.replica_list(registry=registry)})
+
+    def render_replica_actions(self, request, registry, allowed):
+        """The map page's variant of the table: with actions for managers, coming back to the map."""
+        return render(request, "replication/_replica_table.html", {
+            **allowed, "registry": registry, "replicas": selectors.replica_list(registry=registry),
+            "show_actions": allowed["can_manage"],
+            "next": reverse("replication:registry-replications", kwargs={"name": registry.name})})
+
+    def render_matrix(self, request, registry, allowed):
+        return render(request, "replication/_image_matrix.html", {
+            "registry": registry, "image_matrix": registry_image_matrix(registry=registry)})
+
+    def render_activity(self, request, registry, allowed):
+        return render(request, "replication/_activity.html", {
+            "registry": registry,
+            "activity": selectors.activity_list(registry=registry, user=request.user, limit=ACTIVITY_ON_PAGE)})
+
+    def render_add_replica(self, request, registry, allowed):
+        region_views = selectors.registry_map_state(registry=registry)
+        return render(request, "replication/_add_replica_list.html", {
+            **allowed, "registry": registry,
+            "plans": list(replica_plans_by_region(registry=registry, region_views=region_views).values()),
+            "available_count": sum(view.state == RegionState.AVAILABLE for view in region_views)})
+
+    def render_banner(self, request, registry, allowed):
+        """The home-region outage banner of every registry page (empty while the home region answers)."""
+        return render(request, "replication/_home_outage_banner.html", {
+            "registry": registry, "outage": selectors.registry_home_outage(registry=registry)})
+
+    def render_map(self, request, registry, allowed):
+        """The hexagons' states as region_map.js applies them, and the open popup (?open=<region>) re-rendered."""
+        region_views = selectors.registry_map_state(registry=registry)
+        plans = replica_plans_by_region(registry=registry, region_views=region_views)
+        open_name = request.GET.get("open", "")
+        regions = map_regions(request, registry, region_views, plans, allowed, popups_for={open_name})
+        open_region = next((region for region in regions if region.name == open_name and region.popup_html), None)
+        return JsonResponse({
+            "regions": [region_map_entry(region) for region in regions],
+            "open": ({"name": open_region.name, "html": open_region.popup_html,
+                      "digest": popup_digest(open_region.popup_html)} if open_region else None),
+        })

@@ -1,4 +1,5 @@
 """The region map (replication/maps.py) and the region catalogue it is drawn from."""
+import html
 import json
 import re
 import shutil
@@ -11,7 +12,7 @@ import folium
 import h3
 import pytest
 
-from replication.choices import REGION_STATE_COLOURS, RegionState
+from replication.choices import REGION_STATE_COLOURS, RegionState, ReplicaMapState
 from replication.maps import MapRegion, render_region_map
 from tests.conftest import wait_for
 
@@ -93,6 +94,7 @@ def test_rendered_map_loads_the_vendored_files_from_static_url():
         "/assets/vendor/jquery/jquery.min.js",
         "/assets/vendor/leaflet/leaflet.css",
         "/assets/vendor/topojson-client/topojson-client.min.js",
+        "/assets/js/region_map.js",
     ]
     for source in sources:
         assert (ROOT / "static" / source.removeprefix("/assets/")).is_file(), source
@@ -191,7 +193,10 @@ def test_legend_shows_every_state_with_its_colour_and_label():
     assert "region-map-legend" in out
     for state in RegionState:
         assert f"background:{state.colour}" in out
-        assert f"{state.label}\\u003c/li\\u003e" in out  # the legend HTML is a JSON string
+        assert f"{state.label}</li>" in out
+    for marker in ReplicaMapState:
+        assert f"border-color:{marker.colour}" in out and f"{html.escape(marker.label)}</li>" in out
+    assert "Routing off</li>" in out
 
 
 def test_map_without_regions_still_renders():
@@ -248,7 +253,8 @@ def test_map_works_offline_in_a_real_browser(tmp_path):
             form.wait_for(timeout=3000)
             assert form.locator("input[name=csrfmiddlewaretoken]").get_attribute("value") == "tok3n"
             assert form.locator("button").inner_text() == "Add replica"
-            assert page.locator(".region-map-legend li").all_inner_texts() == ["Replica", "Available", "Unavailable"]
+            assert page.locator(".region-map-legend-list li").all_inner_texts()[:3] == [
+                "Replica", "Available", "Unavailable"]
             browser.close()
     finally:
         server.terminate()

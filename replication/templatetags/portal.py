@@ -106,3 +106,17 @@ def home_outage_banner(registry):
     from ..selectors import registry_home_outage
 
     return {"outage": registry_home_outage(registry=registry), "registry": registry}
+
+@register.filter
+def rough_duration(seconds) -> str:
+    """An estimate in words: "under 1 s", "about 40 s", "about 12 min", "about 2.5 h"."""
+    if seconds is None or seconds == "":
+        return ""
+    seconds = float(seconds)
+    if seconds < 1:
+        return "under 1 s"
+    if seconds < 90:
+        return f"about {seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"

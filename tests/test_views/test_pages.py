@@ -18,7 +18,7 @@ ACTIONS = [
     ("/registries/contoso/replications/westus/delete/", {}),
     ("/registries/contoso/replications/westus/routing/", {"enabled": "false"}),
 ]
-HEXAGON = re.compile(r'"className": "region-hex region-([a-z0-9-]+) state-([a-z]+)"[^}]*?"fillColor": "(#[0-9a-fA-F]{6})"')
+HEXAGON = re.compile(r'"className": "region-hex region-([a-z0-9-]+) state-([a-z]+)[^"]*"[^}]*?"fillColor": "(#[0-9a-fA-F]{6})"')
 
 
 def text(response) -> str:
