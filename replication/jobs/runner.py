@@ -122,8 +122,9 @@ def _job_execute(job: ReplicationJob, *, retries_done: int) -> RunResult:
     job_type.on_succeeded(job, outcome)
     if job.kind in COPY_JOB_KINDS:
         metrics.copies.labels(region=job.region.name, kind=job.kind).inc()
-        metrics.copied_manifests.labels(region=job.region.name).inc(progress.manifests_done)
-        metrics.copied_bytes.labels(region=job.region.name).inc(progress.bytes_done)
+        # This attempt's own copies: earlier attempts counted theirs when they ran.
+        metrics.copied_manifests.labels(region=job.region.name).inc(outcome.progress.manifests_done)
+        metrics.copied_bytes.labels(region=job.region.name).inc(outcome.progress.bytes_done)
     return RunResult(state=JobState.SUCCEEDED)
 
 
