@@ -167,8 +167,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # One name for the SKU tiers, which Sku.name and the registry's sku both use.
-    "ENUM_NAME_OVERRIDES": {"SkuTierEnum": "replication.choices.SkuTier"},
+    # One name for the SKU tiers, which Sku.name and the registry's sku both use; one for a job's state, which
+    # the job and the job history both show.
+    "ENUM_NAME_OVERRIDES": {"SkuTierEnum": "replication.choices.SkuTier",
+                            "JobStateEnum": "replication.choices.JobState"},
 }
 
 # Celery: one queue per region ("region.<name>"), so a region's worker can run in that region.
