@@ -8,6 +8,7 @@ app_name = "replication"
 urlpatterns = [
     path("", RedirectView.as_view(url="/registries/", permanent=False), name="home"),
     path("registries/", views.RegistryListView.as_view(), name="registry-list"),
+    path("registries/fragments/list/", views.RegistryListFragmentView.as_view(), name="fragment-registry-list"),
     path("registries/<str:name>/", views.RegistryDetailView.as_view(), name="registry-detail"),
     path("registries/<str:name>/sku/", views.RegistrySkuChangeView.as_view(), name="registry-change-sku"),
     path("registries/<str:name>/anonymous-pull/", views.RegistryAnonymousPullView.as_view(),

@@ -102,9 +102,26 @@ class RegistryListView(LoginRequiredMixin, View):
         regions = list(Region.objects.all())
         availability = services.region_availability(regions)
         form.set_choices(skus=Sku.objects.all(), available_regions=[r for r in regions if availability[r.pk]])
-        visible = selectors.registries_attach_health(list(selectors.registry_list(user=request.user)))
-        registries = [(registry, selectors.registry_monthly_cost(registry)) for registry in visible]
-        return render(request, self.template_name, {"registries": registries, "form": form}, status=status)
+        return render(request, self.template_name, {"registries": registries_with_costs(request.user), "form": form},
+                      status=status)
+
+
+def registries_with_costs(user) -> list[tuple[Registry, object]]:
+    """The registries `user` may see, each with its health summary and monthly cost (the list and its panel)."""
+    visible = selectors.registries_attach_health(list(selectors.registry_list(user=user)))
+    return [(registry, selectors.registry_monthly_cost(registry)) for registry in visible]
+
+
+class RegistryListFragmentView(LoginRequiredMixin, View):
+    """The registry list's table alone, for the page's polling: health changes show without a reload."""
+
+    http_method_names = ["get"]
+
+    def get(self, request):
+        response = render(request, "replication/_registry_table.html",
+                          {"registries": registries_with_costs(request.user)})
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class RegistryDetailView(LoginRequiredMixin, View):

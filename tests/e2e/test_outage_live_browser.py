@@ -1,7 +1,7 @@
 """A region that really dies, watched in a real Chromium without reloading: its registry process is
 stopped under a real worker, with the test playing beat (the health probe every second). Within 15 s the
 replicas table, the map's hexagon (marker, tooltip, accessible name) and, for a home region, the outage
-banner say it is unreachable; when the registry starts again, a replica whose sync failed meanwhile comes
+banner and the registry list say it is unreachable; when the registry starts again, a replica whose sync failed meanwhile comes
 back to ready by itself, and the banner goes, still without a reload.
 
 Set PORTAL_SCREENSHOT_DIR to keep 1440×900 screenshots."""
@@ -101,6 +101,12 @@ def test_a_dead_home_region_raises_the_banner_live_and_lowers_it_when_back(
     registry_with_replicas(name="homeless", home="westeurope", replicas=("westus", "eastus"),
                            status=ReplicaStatus.READY, owner=admin_user, status_message="In sync with westeurope.")
     overview, map_page = open_pages(browsing, "homeless")
+    list_page = browsing.context.new_page()
+    list_page.set_viewport_size({"width": 1440, "height": 900})
+    list_page.goto("/registries/")
+    list_page.evaluate("() => { window.loadedOnce = true; }")
+    health = list_page.locator('tr[data-registry="homeless"] td.registry-health')
+    expect(health).to_have_attribute("data-unreachable", "")
     expect(overview.locator("#home-outage")).to_have_count(0)
 
     westeurope_registry.stop()
@@ -112,10 +118,13 @@ def test_a_dead_home_region_raises_the_banner_live_and_lowers_it_when_back(
     expect(replica_row(overview, "westeurope")).to_have_attribute("data-state", "unreachable")
     expect(hexagon(map_page, "westeurope")).to_have_class(re.compile(r"\bmarker-unreachable\b"),
                                                           timeout=SHOWN_WITHIN_MS)
+    expect(health).to_have_attribute("data-unreachable", "westeurope", timeout=SHOWN_WITHIN_MS)  # the list too
+    expect(health).to_contain_text("Unreachable: westeurope")
     shot(overview, "outage-home-banner-overview")
 
     westeurope_registry.start()
     expect(overview.locator("#home-outage")).to_have_count(0, timeout=SHOWN_WITHIN_MS)
     expect(map_page.locator("#home-outage")).to_have_count(0, timeout=SHOWN_WITHIN_MS)
     expect(replica_row(overview, "westeurope")).to_have_attribute("data-state", "ready")
-    assert_not_reloaded(overview, map_page)
+    expect(health).to_have_attribute("data-unreachable", "", timeout=SHOWN_WITHIN_MS)
+    assert_not_reloaded(overview, map_page, list_page)

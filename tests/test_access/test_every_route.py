@@ -19,7 +19,7 @@ API_ROUTES_WITHOUT_A_REGISTRY = {
     "/api/v1/auth/token/", "/api/v1/events/", "/api/v1/regions/", "/api/v1/regions/{name}/", "/api/v1/registries/",
     "/api/v1/skus/",
 }
-PAGE_ROUTES_WITHOUT_A_REGISTRY = {"home", "registry-list"}
+PAGE_ROUTES_WITHOUT_A_REGISTRY = {"home", "registry-list", "fragment-registry-list"}
 
 # Bodies an owner's request would succeed with, so a refusal is the check's doing, not the body's.
 API_BODIES = {

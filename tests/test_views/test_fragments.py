@@ -11,7 +11,7 @@ from replication.services import access
 
 pytestmark = pytest.mark.django_db
 
-PANELS = ["replicas", "replica-actions", "matrix", "activity", "add-replica", "map"]
+PANELS = ["replicas", "replica-actions", "matrix", "activity", "add-replica", "map", "banner"]
 
 
 def url(panel: str, name="contoso") -> str:
@@ -106,3 +106,28 @@ def test_the_open_popups_digest_ignores_the_fresh_csrf_mask_but_not_a_change(sig
     assert first["digest"] == second["digest"]
     Replica.objects.filter(registry=contoso_with_replicas, region__name="eastus").update(status=ReplicaStatus.READY)
     assert signed_in.get(url("map"), {"open": "eastus"}).json()["open"]["digest"] != first["digest"]
+
+
+def test_banner_panel_is_empty_while_the_home_region_answers_and_the_banner_when_it_does_not(signed_in, contoso):
+    assert 'id="home-outage"' not in signed_in.get(url("banner")).content.decode()
+    now = timezone.now()
+    RegionHealth.objects.update_or_create(region=contoso.home_region, defaults={
+        "state": RegionHealthState.DOWN, "since": now, "checked_at": now, "last_error": "connection refused"})
+    html = signed_in.get(url("banner")).content.decode()
+    assert 'id="home-outage"' in html and "The home region West US is unreachable" in html and "<html" not in html
+
+
+def test_registry_list_panel_shows_health_of_the_registries_the_user_may_see(signed_in, contoso, django_user_model):
+    list_url = reverse("replication:fragment-registry-list")
+    now = timezone.now()
+    RegionHealth.objects.update_or_create(region=contoso.home_region, defaults={
+        "state": RegionHealthState.DOWN, "since": now, "checked_at": now, "last_error": "connection refused"})
+    response = signed_in.get(list_url)
+    html = response.content.decode()
+    assert response["Cache-Control"] == "no-store" and "<html" not in html
+    assert 'data-registry="contoso"' in html and 'data-unreachable="westus"' in html
+
+    stranger = Client()
+    stranger.force_login(django_user_model.objects.create_user("steve", password="x"))
+    assert 'data-registry="contoso"' not in stranger.get(list_url).content.decode()
+    assert Client().get(list_url).status_code == 302  # signed out: to the sign-in page
