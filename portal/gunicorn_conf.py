@@ -32,3 +32,11 @@ class RequestIdLogger(glogging.Logger):
 
 
 logger_class = RequestIdLogger
+
+
+def child_exit(server, worker):
+    """A web worker that exits leaves its counters (still summed) but no live gauges in the metrics folder."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -6,6 +6,7 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_s
 from django.core.management.base import BaseCommand, CommandError
 
 from replication.endpoint.server import portal_argv
+from replication.metrics import multiproc_dir_prepare
 
 
 class Command(BaseCommand):
@@ -22,6 +23,9 @@ class Command(BaseCommand):
             # Every page names its static files by their hashes, which only collectstatic writes down.
             raise CommandError(f"No {staticfiles_storage.manifest_name} in {settings.STATIC_ROOT}: "
                                "run `manage.py collectstatic` first (run_local does).")
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # gunicorn's workers add up their counters here for /metrics (run_local sets one folder for all).
+            multiproc_dir_prepare(settings.VAR_DIR / "metrics" / "portal")
         argv = portal_argv(bind=bind, workers=workers, threads=threads)
         self.stdout.write(f"portal on http://{bind}")
         sys.stdout.flush()
