@@ -195,6 +195,8 @@ def test_status_progress_and_health_change_in_place_without_a_reload(browsing, m
     page.goto("/registries/mapdemo/")
     page.evaluate("() => { window.loadedOnce = true; }")
     expect(page.locator("#image-replication")).to_contain_text("No pushes recorded yet")
+    # The region answers again and a sync starts (an unreachable replica shows why instead of a progress bar).
+    RegionHealth.objects.filter(region=replica.region).update(state=RegionHealthState.UP, last_error="")
     Replica.objects.filter(pk=replica.pk).update(status=ReplicaStatus.SYNCING, status_message="Copying from westus.")
     job = ReplicationJob.objects.create(registry=mapdemo, replica=replica, region=replica.region,
                                         kind=JobKind.RESYNC, state=JobState.RUNNING, started_at=timezone.now(),
