@@ -325,6 +325,18 @@ class ReplicaDisplayState(models.TextChoices):
     def colour(self) -> str:
         return REPLICA_DISPLAY_STATE_COLOURS[self]
 
+    @property
+    def ring_colour(self) -> str:
+        return REPLICA_MAP_RING_COLOURS[self]
+
+    @property
+    def glyph(self) -> str:
+        return REPLICA_MAP_GLYPHS[self]
+
+    @property
+    def map_label(self) -> str:
+        return REPLICA_MAP_LABELS.get(self, self.label)
+
 
 REPLICA_DISPLAY_STATE_COLOURS = {
     **{ReplicaDisplayState(status.value): colour for status, colour in REPLICA_STATUS_COLOURS.items()},
@@ -378,50 +390,24 @@ JOB_KIND_TRIGGERS = {
 }
 REPLICA_PURGE_TRIGGER = "Replica deleted"  # a purge that removes its replica row once the region is empty
 
-# The map's marker on a replica's hexagon (the fill stays RegionState.REPLICA's blue)
-
-
-class ReplicaMapState(models.TextChoices):
-    """What one replica's hexagon says on the map; replication.selectors.replica_map_state picks it."""
-
-    READY = "ready", "Ready"
-    CREATING = "creating", "Creating"
-    SYNCING = "syncing", "Syncing"
-    DEGRADED = "degraded", "Degraded"
-    FAILED = "failed", "Failed"
-    DELETING = "deleting", "Deleting"
-    UNREACHABLE = "unreachable", "Unreachable (region down)"
-
-    @property
-    def colour(self) -> str:
-        return REPLICA_MAP_STATE_COLOURS[self]
-
-    @property
-    def glyph(self) -> str:
-        return REPLICA_MAP_STATE_GLYPHS[self]
-
-
-# The ring around the hexagon; the replica statuses keep their colours, unreachable is a darker red.
-REPLICA_MAP_STATE_COLOURS = {
-    ReplicaMapState.READY: "#ffffff",  # a plain white edge: nothing to report
-    ReplicaMapState.CREATING: REPLICA_STATUS_COLOURS[ReplicaStatus.CREATING],
-    ReplicaMapState.SYNCING: REPLICA_STATUS_COLOURS[ReplicaStatus.SYNCING],
-    ReplicaMapState.DEGRADED: REPLICA_STATUS_COLOURS[ReplicaStatus.DEGRADED],
-    ReplicaMapState.FAILED: REPLICA_STATUS_COLOURS[ReplicaStatus.FAILED],
-    ReplicaMapState.DELETING: REPLICA_STATUS_COLOURS[ReplicaStatus.DELETING],
-    ReplicaMapState.UNREACHABLE: "#82071e",  # dark red
+# The map's marker on a replica's hexagon (the fill stays RegionState.REPLICA's blue): the display state's ring,
+# glyph and words (ReplicaDisplayState.ring_colour, .glyph, .map_label).
+REPLICA_MAP_RING_COLOURS = {
+    **REPLICA_DISPLAY_STATE_COLOURS,
+    ReplicaDisplayState.READY: "#ffffff",  # a plain white edge: nothing to report
 }
-
 # The icon drawn on the hexagon (creating and syncing show their percentage instead).
-REPLICA_MAP_STATE_GLYPHS = {
-    ReplicaMapState.READY: "",
-    ReplicaMapState.CREATING: "+",
-    ReplicaMapState.SYNCING: "⟳",
-    ReplicaMapState.DEGRADED: "!",
-    ReplicaMapState.FAILED: "✕",
-    ReplicaMapState.DELETING: "−",
-    ReplicaMapState.UNREACHABLE: "⚡",
+REPLICA_MAP_GLYPHS = {
+    ReplicaDisplayState.CREATING: "+",
+    ReplicaDisplayState.SYNCING: "⟳",
+    ReplicaDisplayState.READY: "",
+    ReplicaDisplayState.DEGRADED: "!",
+    ReplicaDisplayState.FAILED: "✕",
+    ReplicaDisplayState.DELETING: "−",
+    ReplicaDisplayState.UNREACHABLE: "⚡",
 }
+# On the map the word must say why on its own (no status line beside it).
+REPLICA_MAP_LABELS = {ReplicaDisplayState.UNREACHABLE: "Unreachable (region down)"}
 
 # A replica that takes no traffic from the global endpoint (routing off) is drawn hatched.
 ROUTING_OFF_LABEL = "routing off"

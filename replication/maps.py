@@ -21,7 +21,7 @@ from branca.element import Element, MacroElement
 from django.utils.safestring import SafeString, mark_safe
 from folium.template import Template
 
-from replication.choices import ROUTING_OFF_LABEL, RegionState, ReplicaMapState
+from replication.choices import ROUTING_OFF_LABEL, RegionState, ReplicaDisplayState
 
 H3_RESOLUTION = 2  # about 365 km across: one clickable hexagon per region at world zoom
 COUNTRIES_FILE = Path(__file__).resolve().parent.parent / "static" / "vendor" / "world-atlas" / "countries-110m.json"
@@ -40,7 +40,7 @@ class MapRegion:
     state: RegionState
     popup_html: str = ""  # ready, escaped HTML (a form with its CSRF token, built by the view)
     tooltip: str = ""  # plain text; defaults to the display name
-    marker: ReplicaMapState | None = None  # replicas: the state drawn on the hexagon (selectors.replica_map_state)
+    marker: ReplicaDisplayState | None = None  # replicas: the state drawn on the hexagon (selectors.replica_map_state)
     state_text: str = ""  # the marker's state in words ("Syncing 42%, routing off")
     progress: int | None = None  # creating/syncing with a known size: percent copied, shown on the hexagon
     routing_off: bool = False
@@ -131,7 +131,7 @@ def region_map_entry(region: MapRegion) -> dict:
     """What region_map.js needs to draw one region: its style, classes, words and marker. The page's first
     render and the live updates (the map-state fragment) both come from here, so they cannot disagree."""
     state = RegionState(region.state)
-    marker = ReplicaMapState(region.marker) if region.marker else None
+    marker = ReplicaDisplayState(region.marker) if region.marker else None
     label = f"{region.tooltip or region.display_name} · {state.label}"
     if region.state_text:
         label += f" · {region.state_text}"
@@ -140,26 +140,26 @@ def region_map_entry(region: MapRegion) -> dict:
         classes += f" marker-{marker.value}"
     if region.routing_off:
         classes += " routing-off"
-    busy = marker in (ReplicaMapState.CREATING, ReplicaMapState.SYNCING)
+    busy = marker in (ReplicaDisplayState.CREATING, ReplicaDisplayState.SYNCING)
     return {
         "name": region.name,
         "state": state.value,
         "className": classes,
         "tooltip": label,
         "style": {
-            "color": marker.colour if marker else "#ffffff",
+            "color": marker.ring_colour if marker else "#ffffff",
             # A ring wide enough to read at world zoom when there is something to report.
-            "weight": 3 if marker and marker != ReplicaMapState.READY else 1,
-            "dashArray": "5 3" if busy or marker == ReplicaMapState.DELETING else None,
+            "weight": 3 if marker and marker != ReplicaDisplayState.READY else 1,
+            "dashArray": "5 3" if busy or marker == ReplicaDisplayState.DELETING else None,
             "fillColor": state.colour,
-            "fillOpacity": 0.4 if marker == ReplicaMapState.DELETING else _FILL_OPACITY[state],
+            "fillOpacity": 0.4 if marker == ReplicaDisplayState.DELETING else _FILL_OPACITY[state],
         },
         "marker": {
             "state": marker.value,
             "text": f"{region.progress}%" if busy and region.progress is not None else marker.glyph,
-            "colour": marker.colour,
+            "colour": marker.ring_colour,
             "routingOff": region.routing_off,
-        } if marker and (marker != ReplicaMapState.READY or region.routing_off) else None,
+        } if marker and (marker != ReplicaDisplayState.READY or region.routing_off) else None,
     }
 
 
@@ -225,9 +225,9 @@ def _legend_html() -> str:
         for state in RegionState
     )
     markers = "".join(
-        f'<li><span class="region-marker region-marker-legend marker-{state.value}" style="border-color:{state.colour}" '
-        f'aria-hidden="true">{html.escape(state.glyph or "✓")}</span>{html.escape(state.label)}</li>'
-        for state in ReplicaMapState
+        f'<li><span class="region-marker region-marker-legend marker-{state.value}" style="border-color:{state.ring_colour}" '
+        f'aria-hidden="true">{html.escape(state.glyph or "✓")}</span>{html.escape(state.map_label)}</li>'
+        for state in ReplicaDisplayState
     )
     markers += (f'<li><span class="region-marker region-marker-legend routing-off" aria-hidden="true">⊘</span>'
                 f'{html.escape(ROUTING_OFF_LABEL.capitalize())}</li>')

@@ -78,7 +78,7 @@ class RegionView:
     region: Region
     state: RegionState
     replica: Replica | None
-    map_state: "ReplicaMapState | None" = None  # replicas only: see replica_map_state
+    map_state: ReplicaDisplayState | None = None  # replicas only: see replica_map_state
 
 
 def registry_map_state(*, registry: Registry) -> list[RegionView]:
@@ -442,7 +442,6 @@ from .choices import (  # noqa: E402
     JobKind,
     JobState,
     RegionHealthState,
-    ReplicaMapState,
     ReplicaStatus,
 )
 from .models import ImageReplication, RegionHealth  # noqa: E402
@@ -452,17 +451,17 @@ DEFAULT_SYNC_BYTES_PER_SECOND = 10 * 1024 * 1024
 THROUGHPUT_SAMPLE_JOBS = 20  # the latest finished copies of a region that its throughput is measured from
 
 
-def replica_map_state(*, replica: Replica) -> ReplicaMapState:
-    """The one word a replica's hexagon shows: the display rule every page uses
+def replica_map_state(*, replica: Replica) -> ReplicaDisplayState:
+    """The state a replica's hexagon shows: the display rule every page uses
     (services.health.replica_display_state: deleting, then unreachable, then the replica's status)."""
     display = getattr(replica, "display", None) or replica_display_state(replica)
-    return ReplicaMapState(display.state.value)
+    return display.state
 
 
-def replica_map_state_text(*, replica: Replica, map_state: ReplicaMapState) -> str:
+def replica_map_state_text(*, replica: Replica, map_state: ReplicaDisplayState) -> str:
     """The state in words, as the tooltip and the hexagon's accessible name say it."""
-    words = map_state.label
-    if map_state in (ReplicaMapState.CREATING, ReplicaMapState.SYNCING):
+    words = map_state.map_label
+    if map_state in (ReplicaDisplayState.CREATING, ReplicaDisplayState.SYNCING):
         job = replica_latest_job(replica)
         if job and job.bytes_total:
             words += f" {job.percent_done}%"

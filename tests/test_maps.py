@@ -12,7 +12,7 @@ import folium
 import h3
 import pytest
 
-from replication.choices import REGION_STATE_COLOURS, RegionState, ReplicaMapState
+from replication.choices import REGION_STATE_COLOURS, RegionState, ReplicaDisplayState
 from replication.maps import MapRegion, render_region_map
 from tests.conftest import wait_for
 
@@ -194,8 +194,8 @@ def test_legend_shows_every_state_with_its_colour_and_label():
     for state in RegionState:
         assert f"background:{state.colour}" in out
         assert f"{state.label}</li>" in out
-    for marker in ReplicaMapState:
-        assert f"border-color:{marker.colour}" in out and f"{html.escape(marker.label)}</li>" in out
+    for marker in ReplicaDisplayState:
+        assert f"border-color:{marker.ring_colour}" in out and f"{html.escape(marker.map_label)}</li>" in out
     assert "Routing off</li>" in out
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from replication.choices import JobKind, JobState, RegionHealthState, ReplicaMapState, ReplicaStatus
+from replication.choices import JobKind, JobState, RegionHealthState, ReplicaDisplayState, ReplicaStatus
 from replication.models import ImageReplication, Region, RegionHealth, Replica, ReplicationJob
 from tests.e2e.test_portal_browser import (  # noqa: F401  (fixtures)
     CHROMIUM,
@@ -106,10 +106,10 @@ def test_tooltip_and_marker_say_the_state_in_words(browsing, mapdemo):
     expect(hexagon(page, "eastus")).to_have_attribute("aria-label", "East US · Replica · Syncing 42%")
     expect(page.locator(".region-marker-icon .region-marker.marker-syncing")).to_have_text("42%")
     expect(hexagon(page, "westeurope")).to_have_attribute("aria-label", "West Europe · Replica · Degraded")
-    expect(hexagon(page, "westeurope")).to_have_attribute("stroke", ReplicaMapState.DEGRADED.colour)
+    expect(hexagon(page, "westeurope")).to_have_attribute("stroke", ReplicaDisplayState.DEGRADED.ring_colour)
     canada = hexagon(page, "canadacentral")
     expect(canada).to_have_class(re.compile(r"\bmarker-failed\b.*\brouting-off\b"))
-    expect(canada).to_have_attribute("stroke", ReplicaMapState.FAILED.colour)
+    expect(canada).to_have_attribute("stroke", ReplicaDisplayState.FAILED.ring_colour)
     canada.hover()
     expect(page.locator(".leaflet-tooltip")).to_have_text("Canada Central · Replica · Failed, routing off")
     expect(page.locator(".region-marker-icon .region-marker.marker-failed")).to_have_count(1)

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from replication.choices import RegionHealthState, RegistryRole, ReplicaMapState, ReplicaStatus
+from replication.choices import RegionHealthState, RegistryRole, ReplicaDisplayState, ReplicaStatus
 from replication.models import Region, RegionHealth, Replica
 from replication.services import access
 
@@ -87,10 +87,10 @@ def test_map_state_json_has_every_region_and_the_open_popup(signed_in, contoso_w
     assert len(regions) == Region.objects.count()
     assert data["open"] is None
     east = regions["eastus"]
-    assert east["marker"]["state"] == ReplicaMapState.UNREACHABLE
+    assert east["marker"]["state"] == ReplicaDisplayState.UNREACHABLE
     assert "marker-unreachable" in east["className"]
     assert east["tooltip"] == "East US · Replica · Unreachable (region down)"
-    assert regions["canadacentral"]["marker"]["state"] == ReplicaMapState.FAILED
+    assert regions["canadacentral"]["marker"]["state"] == ReplicaDisplayState.FAILED
     assert regions["westus"]["marker"] is None  # ready with routing on: nothing to draw
     assert regions["westeurope"]["state"] == "available"
 

@@ -12,7 +12,7 @@ from replication.choices import (
     JobKind,
     JobState,
     RegionHealthState,
-    ReplicaMapState,
+    ReplicaDisplayState,
     ReplicaStatus,
 )
 from replication.models import ImageReplication, Region, RegionHealth, Replica, ReplicationJob
@@ -53,18 +53,18 @@ def replica_in_region(status, health: RegionHealthState | None) -> Replica:
 @pytest.mark.parametrize("status", list(ReplicaStatus))
 def test_a_healthy_region_shows_the_replicas_own_status(status):
     for health in (RegionHealthState.UP, RegionHealthState.UNKNOWN, None):
-        assert selectors.replica_map_state(replica=replica_in_region(status, health)) == ReplicaMapState(status)
+        assert selectors.replica_map_state(replica=replica_in_region(status, health)) == ReplicaDisplayState(status)
 
 
 @pytest.mark.parametrize("status", [s for s in ReplicaStatus if s != ReplicaStatus.DELETING])
 def test_a_region_that_is_down_makes_its_replica_unreachable_whatever_its_last_status(status):
     assert selectors.replica_map_state(replica=replica_in_region(status, RegionHealthState.DOWN)) == \
-        ReplicaMapState.UNREACHABLE
+        ReplicaDisplayState.UNREACHABLE
 
 
 def test_a_delete_under_way_shows_deleting_even_when_the_region_is_down():
     assert selectors.replica_map_state(replica=replica_in_region(ReplicaStatus.DELETING, RegionHealthState.DOWN)) == \
-        ReplicaMapState.DELETING
+        ReplicaDisplayState.DELETING
 
 
 def test_registry_map_state_reads_the_stored_probe_of_each_replicas_region(registry_with_replicas):
@@ -72,9 +72,9 @@ def test_registry_map_state_reads_the_stored_probe_of_each_replicas_region(regis
     set_health("eastus", RegionHealthState.DOWN)
     RegionHealth.objects.filter(region__name="canadacentral").delete()  # never probed: unknown, not down
     views = {view.region.name: view for view in selectors.registry_map_state(registry=registry)}
-    assert views["eastus"].map_state == ReplicaMapState.UNREACHABLE
-    assert views["canadacentral"].map_state == ReplicaMapState.READY
-    assert views["westus"].map_state == ReplicaMapState.READY
+    assert views["eastus"].map_state == ReplicaDisplayState.UNREACHABLE
+    assert views["canadacentral"].map_state == ReplicaDisplayState.READY
+    assert views["westus"].map_state == ReplicaDisplayState.READY
     assert views["westeurope"].map_state is None  # no replica there
 
 
@@ -84,10 +84,10 @@ def test_the_state_in_words_has_the_progress_and_routing_off(registry_with_repli
     replica = registry.replicas.get(region__name="eastus")
     ReplicationJob.objects.create(registry=registry, replica=replica, region=replica.region, kind=JobKind.RESYNC,
                                   state=JobState.RUNNING, bytes_total=200 * MB, bytes_done=50 * MB)
-    text = selectors.replica_map_state_text(replica=replica, map_state=ReplicaMapState.SYNCING)
+    text = selectors.replica_map_state_text(replica=replica, map_state=ReplicaDisplayState.SYNCING)
     assert text == "Syncing 25%, routing off"
     assert selectors.replica_map_state_text(replica=registry.replicas.get(region__name="westus"),
-                                            map_state=ReplicaMapState.UNREACHABLE) == "Unreachable (region down)"
+                                            map_state=ReplicaDisplayState.UNREACHABLE) == "Unreachable (region down)"
 
 
 # Throughput, content, plan
