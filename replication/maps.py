@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import folium
 import h3
@@ -60,16 +60,17 @@ class RenderedMap:
 
 
 def render_region_map(
-    regions: Sequence[MapRegion], *, static_url: str = "/static/", height: str = "520px"
+    regions: Sequence[MapRegion], *, static_path: Callable[[str], str] = lambda path: "/static/" + path,
+    height: str = "520px",
 ) -> RenderedMap:
     """One hexagon per region, coloured by its state, on an offline world basemap.
 
-    static_url is where static/ is served (pass `static("")` from django.templatetags.static);
-    a relative one such as settings.STATIC_URL = "static/" is taken from the site root.
+    static_path turns a file under static/ into its URL: pass django.templatetags.static.static, so that
+    with the manifest storage every vendored file is named by its hash (and cached for good).
     """
-    if not static_url.startswith("/"):
-        static_url = "/" + static_url
-    vendor = static_url.rstrip("/") + "/vendor/"
+    def vendor(path: str) -> str:
+        return static_path("vendor/" + path)
+
     m = _EmbeddedMap(
         tiles=None,
         height=height,
@@ -81,11 +82,11 @@ def render_region_map(
         max_bounds_viscosity=1.0,
     )
     # Per instance, never on the class: folium's defaults point at CDNs.
-    m.default_js = [("leaflet", vendor + "leaflet/leaflet.js"), ("jquery", vendor + "jquery/jquery.min.js")]
-    m.default_css = [("leaflet_css", vendor + "leaflet/leaflet.css")]
+    m.default_js = [("leaflet", vendor("leaflet/leaflet.js")), ("jquery", vendor("jquery/jquery.min.js"))]
+    m.default_css = [("leaflet_css", vendor("leaflet/leaflet.css"))]
 
     basemap = _Basemap(_countries(), "objects.countries", name="countries", control=False)
-    basemap.default_js = [("topojson", vendor + "topojson-client/topojson-client.min.js")]
+    basemap.default_js = [("topojson", vendor("topojson-client/topojson-client.min.js"))]
     basemap.add_to(m)
 
     bounds = []
@@ -115,7 +116,7 @@ def render_region_map(
     _MapView(bounds).add_to(m)
     _RegionMapScript(layers, [region_map_entry(region) for region in regions],
                      {region.name: popup_digest(region.popup_html) for region in regions if region.popup_html}).add_to(m)
-    return _render_parts(m, script_url=static_url.rstrip("/") + "/js/region_map.js")
+    return _render_parts(m, script_url=static_path("js/region_map.js"))
 
 
 _CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')

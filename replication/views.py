@@ -156,7 +156,7 @@ class RegistryReplicationsView(LoginRequiredMixin, View):
             "registry": registry,
             "replicas": replicas,
             "region_map": render_region_map(map_regions(request, registry, region_views, plans, allowed),
-                                            static_url=static("")),
+                                            static_path=static),
             "monthly_cost": monthly_cost(registry.sku.price_per_day_usd, len(replicas)),
             "available_count": sum(view.state == RegionState.AVAILABLE for view in region_views),
             "plans": list(plans.values()),
