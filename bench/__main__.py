@@ -1,4 +1,5 @@
-"""`python -m bench [options]` runs the copy benchmark; `python -m bench lag ...` the lag benchmark."""
+"""`python -m bench [options]` runs the copy benchmark; `python -m bench lag ...` the lag benchmark;
+`python -m bench push-stages ...` where a push waits (bench/push_stages.py)."""
 import sys
 
 
@@ -7,6 +8,10 @@ def main(argv: list[str]) -> int:
         from bench import lag
 
         return lag.main(argv[1:]) or 0
+    if argv[:1] == ["push-stages"]:
+        from bench import push_stages
+
+        return push_stages.main(argv[1:]) or 0
     from bench import copy_bench
 
     return copy_bench.main(argv)

@@ -307,6 +307,13 @@ class ImageReplication(models.Model):
     pushed_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The stages of the push's trip into this region (pushed_at is the registry event's own time, completed_at
+    # the end), so `python -m bench push-stages` can say where a push waits: the portal recorded its event,
+    # the fan-out queued the copy, a worker started it, the copy (by digest) finished.
+    event_received_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    copy_started_at = models.DateTimeField(null=True, blank=True)
+    copy_finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["repository", "reference", "region__name"]

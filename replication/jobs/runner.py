@@ -121,6 +121,7 @@ def _job_execute(job: ReplicationJob, *, retries_done: int) -> RunResult:
     job_transition(job_id=job_id, to=JobState.SUCCEEDED, error="", **earlier.fields(outcome.progress))
     job_type.on_succeeded(job, outcome)
     if job.kind in COPY_JOB_KINDS:
+        progress = outcome.progress
         metrics.copies.labels(region=job.region.name, kind=job.kind).inc()
         metrics.copied_manifests.labels(region=job.region.name).inc(progress.manifests_done)
         metrics.copied_bytes.labels(region=job.region.name).inc(progress.bytes_done)

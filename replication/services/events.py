@@ -238,7 +238,7 @@ def event_fan_out_push(*, event: RegistryEvent) -> list[ReplicationJob]:
         image_status.image_status_record(
             registry=registry, region=origin.region, repository=event.repository, reference=reference,
             digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.COMPLETE,
-            completed_at=event.timestamp,
+            completed_at=event.timestamp, event_received_at=event.received_at,
         )
         for replica in replicas:
             if replica.pk == origin.pk:
@@ -256,7 +256,7 @@ def event_fan_out_push(*, event: RegistryEvent) -> list[ReplicationJob]:
             image_status.image_status_record(
                 registry=registry, region=replica.region, repository=event.repository, reference=reference,
                 digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.PENDING,
-                source_region=origin.region, job=job,
+                source_region=origin.region, job=job, event_received_at=event.received_at, queued_at=job.created_at,
             )
             jobs.append(job)
     return jobs
@@ -305,6 +305,7 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
         wanted.append((image, tag))
     source = Region.objects.get(name=spec.source_region)
     repositories = [image.repository for image, _ in wanted]
+    image_status.image_status_copy_stage(job_id=job.pk, started=True)
     with region_client(source, repositories=repositories) as source_client, region_client(
             job.region, repositories=repositories, actions=("pull", "push")) as target:
         # By digest first (untagged): the slow part runs without any lock, and a tag is only
@@ -314,6 +315,7 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
             [ImageRef(image.repository, image.digest) for image, _ in wanted],
             concurrency=settings.REPLICATION_CONCURRENCY, on_progress=on_progress,
         )
+        image_status.image_status_copy_stage(job_id=job.pk, finished=True)
         for image, tag in wanted:
             if tag:
                 _put_tag_unless_superseded(job, target, image, tag)

@@ -125,7 +125,8 @@ def registry_reconcile(*, registry: Registry) -> ReconcileRun:
                 image_status.image_status_record(
                     registry=registry, region=by_name[target].region, repository=image.repository,
                     reference=image.reference, digest=image.digest, pushed_at=image.pushed_at,
-                    status=ImageReplicationStatus.PENDING, source_region=by_name[source].region, job=job)
+                    status=ImageReplicationStatus.PENDING, source_region=by_name[source].region, job=job,
+                    queued_at=job.created_at)
         for target, images in removals.items():
             jobs.append(job_record(spec=EventDeleteSpec(images=tuple(images), origin=ReplicationOrigin.RECONCILE,
                                                         reconcile_run=run.pk),
