@@ -184,11 +184,13 @@ class PushStagesTrial:
 
     def push(self, source: str, tag: str, *, prefix: str) -> None:
         target = f"stages/{prefix}{source.split('/', 1)[1]}"
-        subprocess.run(["skopeo", "copy", "--all", "--preserve-digests", "--src-tls-verify=false",
+        result = subprocess.run(["skopeo", "copy", "--all", "--preserve-digests", "--src-tls-verify=false",
                         "--dest-tls-verify=false", "--dest-creds", f"stagespusher:{PUSHER_PASSWORD}",
                         f"docker://{self.scratch.url.removeprefix('http://')}/{source}:{tag}",
                         f"docker://{self.registries[self.regions[0]].url.removeprefix('http://')}/{target}:{tag}"],
-                       check=True, capture_output=True, timeout=300)
+                       check=False, capture_output=True, timeout=300)
+        if result.returncode:
+            raise RuntimeError(f"skopeo push of {target}:{tag} failed: {result.stderr.decode(errors='replace')}")
 
     def tag_rows_complete(self, prefix: str, expected: int) -> bool:
         from replication.choices import ImageReplicationStatus
@@ -225,7 +227,12 @@ class PushStagesTrial:
         from replication.testing import wait_until
 
         images = self.images(self.args.images, seed=502)
-        lanes = [images[i::self.args.pushers] for i in range(self.args.pushers)]
+        # One repository per pusher, as separate CI jobs would: Distribution fails concurrent pushes of the same
+        # blobs into one repository now and then ("blob unknown"), whatever replicates them afterwards.
+        by_repository: dict[str, list] = {}
+        for source, tag in images:
+            by_repository.setdefault(source, []).append((source, tag))
+        lanes = list(by_repository.values())
         errors = []
 
         def pusher(lane):

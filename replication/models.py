@@ -279,12 +279,17 @@ class RegistryEvent(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # The fan-out run that claimed it (with every other pending event, as one batch): how a run knows its own.
+    fan_out_claim = models.CharField(max_length=32, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-timestamp", "-id"]
         constraints = [models.UniqueConstraint(fields=["region", "event_id"], name="registry_event_unique_id")]
         indexes = [models.Index(fields=["registry", "repository", "tag", "timestamp"], name="registry_event_tag"),
-                   models.Index(fields=["registry", "repository", "digest", "timestamp"], name="registry_event_digest")]
+                   models.Index(fields=["registry", "repository", "digest", "timestamp"], name="registry_event_digest"),
+                   # The fan-out drains every pending event at once: found without reading the history.
+                   models.Index(fields=["timestamp"], condition=models.Q(processed_at__isnull=True),
+                                name="registry_event_pending")]
 
     def __str__(self):
         reference = self.tag or self.digest

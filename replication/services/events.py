@@ -9,6 +9,7 @@ Loops: our own copies into a region are notified too. They carry the copy engine
 User-Agent, so they only confirm that region's copy and never fan out again.
 """
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
@@ -160,9 +161,13 @@ def events_record(*, region_name: str, body) -> IntakeResult:
             except IntegrityError:
                 result.duplicates += 1
                 continue
-            new_ids.append(row.pk)
             result.recorded += 1
             counted.append((row.action, "replication" if row.from_replication else "user"))
+            if not row.from_replication:
+                new_ids.append(row.pk)
+        # Only a user's push or delete needs acting on at once. Our own copies' events only confirm what the copy
+        # job recorded already: the next fan-out run takes them along (or the lost-work sweep, events_drain), so a
+        # burst's copies do not queue a task each behind the pushes.
         if new_ids:
             task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE)
     for action, source in counted:  # committed
@@ -173,26 +178,78 @@ def events_record(*, region_name: str, body) -> IntakeResult:
 # ---- fan-out ------------------------------------------------------------------------------
 
 
+# At most this many pending events per fan-out run, and images per copy job (the engine copies them in parallel).
+FAN_OUT_BATCH_MAX_EVENTS = 500
+COPY_JOB_MAX_IMAGES = 100
+
+
 def events_process(*, event_ids: list[int]) -> None:
-    """Act on recorded events, oldest first; each once, even if the task runs twice."""
-    events = RegistryEvent.objects.filter(pk__in=event_ids, processed_at__isnull=True).select_related(
-        "registry__home_region", "region").order_by("timestamp", "id")
-    for event in events:
-        with transaction.atomic():  # a failure un-claims the event, so the task's retry acts on it
-            if not RegistryEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(
-                    processed_at=timezone.now()):
-                continue  # another run claimed it
+    """Act on recorded events, oldest first; each once, even if the task runs twice.
+
+    A run takes `event_ids` and every other event still pending (one task per notification: under
+    a burst most runs find their events already done), so the pushes of one registry into one region
+    become one copy job per other replica instead of one per push. All in one transaction: a failure
+    un-claims them all, then each is tried on its own so that one bad event holds back only itself.
+    """
+    pending = RegistryEvent.objects.filter(processed_at__isnull=True)
+    candidates = list(pending.filter(pk__in=event_ids).values_list("pk", flat=True))
+    candidates += [pk for pk in pending.exclude(pk__in=candidates).order_by("timestamp", "id")
+                   .values_list("pk", flat=True)[:FAN_OUT_BATCH_MAX_EVENTS]]
+    if not candidates:
+        return
+    try:
+        _events_fan_out(candidates)
+    except Exception:
+        if len(candidates) == 1:
+            raise
+        log.exception("Fan-out of %d events failed; acting on each alone", len(candidates))
+        failure = None
+        for pk in candidates:
+            try:
+                _events_fan_out([pk])
+            except Exception as exc:  # noqa: BLE001 - the task retries with the first one
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+
+def events_drain() -> None:
+    """Act on every pending event (the lost-work sweep): our copies' confirmations, and events whose task was lost."""
+    events_process(event_ids=[])
+
+
+def _events_fan_out(event_ids: list[int]) -> None:
+    claim = uuid.uuid4().hex
+    counted = []
+    with transaction.atomic():
+        # The conditional UPDATE is the claim: another run (a duplicate task, a drain) gets none of these.
+        RegistryEvent.objects.filter(pk__in=event_ids, processed_at__isnull=True).update(
+            processed_at=timezone.now(), fan_out_claim=claim)
+        claimed = RegistryEvent.objects.filter(fan_out_claim=claim).select_related(
+            "registry__home_region", "region").order_by("timestamp", "id")
+        pushes: dict[tuple[int, int], list[RegistryEvent]] = {}  # (registry, origin region) -> pushes, in order
+
+        def flush(registry_id=None):
+            for key in [key for key in pushes if registry_id is None or key[0] == registry_id]:
+                batch = pushes.pop(key)
+                jobs = event_fan_out_pushes(events=batch)
+                counted.extend((event, [job for job in jobs if event.pk in job.carried]) for event in batch)
+
+        for event in claimed:
             if event.from_replication:
                 image_status.image_status_confirm(event=event)
                 continue
             if event.action == RegistryEventAction.PUSH:
-                jobs = event_fan_out_push(event=event)
+                pushes.setdefault((event.registry_id, event.region_id), []).append(event)
             else:
-                jobs = event_fan_out_delete(event=event)
+                flush(event.registry_id)  # the pushes before a delete are fanned out before it
+                counted.append((event, event_fan_out_delete(event=event)))
             # The region where a user pushed or deleted tells its webhooks.
             webhook_notify(registry_id=event.registry_id, region_name=event.region.name, action=event.action,
                            target=event_webhook_target(event))
-        _count_fan_out(event, jobs)  # committed
+        flush()
+    for event, jobs in counted:  # committed
+        _count_fan_out(event, jobs)
 
 
 def _count_fan_out(event: RegistryEvent, jobs: list[ReplicationJob]) -> None:
@@ -221,44 +278,62 @@ def event_superseded(*, registry_id: int, repository: str, tag: str, digest: str
 
 def event_fan_out_push(*, event: RegistryEvent) -> list[ReplicationJob]:
     """One copy job per other replica of the registry; the origin region is recorded as complete."""
-    registry = event.registry
+    return event_fan_out_pushes(events=[event])
+
+
+def event_fan_out_pushes(*, events: list[RegistryEvent]) -> list[ReplicationJob]:
+    """The pushes of one registry into one region (oldest first): per other replica, copy jobs carrying them all
+    (up to COPY_JOB_MAX_IMAGES each); the origin region is recorded as complete. Each job's `carried` lists the
+    event ids it carries (for the metrics)."""
+    registry, origin_region = events[0].registry, events[0].region
     replicas = list(Replica.objects.filter(registry=registry).select_related("region", "registry"))
-    origin = next((r for r in replicas if r.region_id == event.region_id), None)
+    origin = next((r for r in replicas if r.region_id == origin_region.pk), None)
     if origin is None or origin.status == ReplicaStatus.DELETING:
-        log.info("Ignoring %s: %s holds no replica of %s", event, event.region.name, registry.name)
+        log.info("Ignoring %d push(es): %s holds no replica of %s", len(events), origin_region.name, registry.name)
         return []
-    reference = event.tag or event.digest
-    if event_superseded(registry_id=registry.pk, repository=event.repository, tag=event.tag, digest=event.digest,
-                        pushed_at=event.timestamp):
-        return []  # arrived late: a newer push or a delete already propagates
-    image = ImageToCopy(repository=event.repository, reference=reference, digest=event.digest,
-                        pushed_at=event.timestamp)
+    wanted = []  # (event, image)
+    for event in events:
+        if event_superseded(registry_id=registry.pk, repository=event.repository, tag=event.tag,
+                            digest=event.digest, pushed_at=event.timestamp):
+            continue  # arrived late, or pushed over in this very batch: the newer push or a delete propagates
+        reference = event.tag or event.digest
+        wanted.append((event, ImageToCopy(repository=event.repository, reference=reference, digest=event.digest,
+                                          pushed_at=event.timestamp)))
     jobs = []
     with transaction.atomic():
-        image_status.image_status_record(
-            registry=registry, region=origin.region, repository=event.repository, reference=reference,
-            digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.COMPLETE,
-            completed_at=event.timestamp, event_received_at=event.received_at,
-        )
+        for event, image in wanted:
+            image_status.image_status_record(
+                registry=registry, region=origin.region, repository=image.repository, reference=image.reference,
+                digest=image.digest, pushed_at=image.pushed_at, status=ImageReplicationStatus.COMPLETE,
+                completed_at=image.pushed_at, event_received_at=event.received_at,
+            )
         for replica in replicas:
             if replica.pk == origin.pk:
                 continue
             if replica.status not in FAN_OUT_STATUSES or not replica.region.endpoint:
-                image_status.image_status_record(
-                    registry=registry, region=replica.region, repository=event.repository, reference=reference,
-                    digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.FAILED,
-                    failure_reason=f"The replica in {replica.region.name} is {replica.status}; "
-                                   f"it is not receiving copies.",
-                    source_region=origin.region,
-                )
+                for event, image in wanted:
+                    image_status.image_status_record(
+                        registry=registry, region=replica.region, repository=image.repository,
+                        reference=image.reference, digest=image.digest, pushed_at=image.pushed_at,
+                        status=ImageReplicationStatus.FAILED,
+                        failure_reason=f"The replica in {replica.region.name} is {replica.status}; "
+                                       f"it is not receiving copies.",
+                        source_region=origin.region,
+                    )
                 continue
-            job = job_record(spec=EventCopySpec(source_region=origin.region.name, images=(image,)), replica=replica)
-            image_status.image_status_record(
-                registry=registry, region=replica.region, repository=event.repository, reference=reference,
-                digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.PENDING,
-                source_region=origin.region, job=job, event_received_at=event.received_at, queued_at=job.created_at,
-            )
-            jobs.append(job)
+            for start in range(0, len(wanted), COPY_JOB_MAX_IMAGES):
+                part = wanted[start:start + COPY_JOB_MAX_IMAGES]
+                job = job_record(spec=EventCopySpec(source_region=origin.region.name,
+                                                    images=tuple(image for _, image in part)), replica=replica)
+                job.carried = {event.pk for event, _ in part}
+                for event, image in part:
+                    image_status.image_status_record(
+                        registry=registry, region=replica.region, repository=image.repository,
+                        reference=image.reference, digest=image.digest, pushed_at=image.pushed_at,
+                        status=ImageReplicationStatus.PENDING, source_region=origin.region, job=job,
+                        event_received_at=event.received_at, queued_at=job.created_at,
+                    )
+                jobs.append(job)
     return jobs
 
 
