@@ -244,6 +244,9 @@ LOCAL_REGIONS_DIR = VAR_DIR / "regions"
 # the reconcile pass (Celery beat) runs every REPLICATION_RECONCILE_SECONDS.
 REPLICATION_DEGRADED_AFTER_SECONDS = int(os.environ.get("REPLICATION_DEGRADED_AFTER_SECONDS", "300"))
 REPLICATION_RECONCILE_SECONDS = float(os.environ.get("REPLICATION_RECONCILE_SECONDS", "120"))
+# Between full passes (a HEAD of every tag in every region) reconcile reads tag lists and HEADs only the tags
+# our records do not know in that region.
+REPLICATION_RECONCILE_FULL_SECONDS = float(os.environ.get("REPLICATION_RECONCILE_FULL_SECONDS", "3600"))
 CELERY_BEAT_SCHEDULE = {
     "reconcile-replicas": {"task": "replication.tasks.reconcile_replicas", "schedule": REPLICATION_RECONCILE_SECONDS,
                            "options": {"queue": "portal"}},

@@ -353,6 +353,10 @@ class ReconcileRun(models.Model):
     difference_count = models.PositiveIntegerField(default=0)
     jobs_queued = models.JSONField(default=list)  # ReplicationJob ids
     error = models.TextField(blank=True)
+    # A HEAD of every tag (every REPLICATION_RECONCILE_FULL_SECONDS), or only of those our records do not know;
+    # and how many requests the run sent to the regions' registries.
+    full_pass = models.BooleanField(default=False, db_default=False)
+    requests_sent = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-started_at", "-id"]

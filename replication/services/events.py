@@ -8,13 +8,17 @@ body (`copy_for_event`, `delete_for_event`) reuses the copy engine.
 Loops: our own copies into a region are notified too. They carry the copy engine's
 User-Agent, so they only confirm that region's copy and never fan out again.
 """
+import fcntl
+import hashlib
 import logging
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -404,14 +408,40 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
 
 def _put_tag_unless_superseded(job, target, image: ImageToCopy, tag: str) -> None:
     repository, digest, pushed_at = image.repository, image.digest, image.pushed_at
-    with transaction.atomic():
-        # Locks the row (PostgreSQL; SQLite's immediate transactions serialize writers anyway),
-        # so two copies of the same tag into this region cannot interleave check and PUT.
-        list(ImageReplication.objects.select_for_update().filter(
-            registry_id=job.registry_id, region_id=job.region_id, repository=repository, reference=tag))
+    # Two copies of the same tag into this region cannot interleave check and PUT.
+    with _tag_write_lock(job, repository, tag):
         if event_superseded(registry_id=job.registry_id, repository=repository, tag=tag, digest=digest,
                             pushed_at=pushed_at):
             return
         tag_manifest(target, repository, tag, digest)
         image_status.image_status_mark_complete(registry_id=job.registry_id, region_id=job.region_id,
                                                 repository=repository, reference=tag, digest=digest)
+
+
+TAG_LOCK_STRIPES = 256
+
+
+@contextmanager
+def _tag_write_lock(job, repository: str, tag: str):
+    """Held while a copy checks and writes one tag in the job's region.
+
+    PostgreSQL: the tag's status row, locked for the transaction. SQLite has one lock for the whole database,
+    and held across the registry requests it stopped every other write meanwhile (a burst's intake waited
+    seconds); one SQLite file is one host's, so a file lock (one of TAG_LOCK_STRIPES, by the tag's hash)
+    serializes the same copies across the workers' processes.
+    """
+    if connection.vendor != "sqlite":
+        with transaction.atomic():
+            list(ImageReplication.objects.select_for_update().filter(
+                registry_id=job.registry_id, region_id=job.region_id, repository=repository, reference=tag))
+            yield
+        return
+    key = hashlib.sha256(f"{job.registry_id}\0{job.region_id}\0{repository}\0{tag}".encode()).digest()
+    folder = Path(settings.VAR_DIR) / "tag-locks"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(folder / f"{int.from_bytes(key[:4], 'big') % TAG_LOCK_STRIPES}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
