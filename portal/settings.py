@@ -338,3 +338,13 @@ if os.environ.get("PYTEST_VERSION"):
     # module imports prometheus_client, which reads it once; the workers inherit it).
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
                           str(private_dir_ensure(VAR_DIR / "test-metrics" / str(os.getpid()))))
+
+# Retention (replication/services/retention.py): history older than this many days is pruned by a beat task every
+# RETENTION_INTERVAL_SECONDS, except what is still read (latest push of each tag, unfinished work, ...); 0 keeps all.
+RETENTION_EVENTS_DAYS = float(os.environ.get("RETENTION_EVENTS_DAYS", "30"))
+RETENTION_JOBS_DAYS = float(os.environ.get("RETENTION_JOBS_DAYS", "30"))
+RETENTION_DELIVERIES_DAYS = float(os.environ.get("RETENTION_DELIVERIES_DAYS", "30"))
+RETENTION_RECONCILE_RUNS_DAYS = float(os.environ.get("RETENTION_RECONCILE_RUNS_DAYS", "7"))
+RETENTION_INTERVAL_SECONDS = float(os.environ.get("RETENTION_INTERVAL_SECONDS", "3600"))
+CELERY_BEAT_SCHEDULE["prune-history"] = {"task": "replication.tasks.prune_history",
+                                         "schedule": RETENTION_INTERVAL_SECONDS, "options": {"queue": "portal"}}
