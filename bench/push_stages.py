@@ -352,10 +352,12 @@ def report(results: dict[str, list[dict]]) -> str:
 
 
 def export(ref: str, directory: Path) -> Path:
-    """REF's tree in `directory`, with this checkout's virtualenv."""
+    """REF's tree in `directory`, with this checkout's virtualenv and benchmark (the same measurement of both)."""
     directory.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(directory)], input=archive, check=True)
+    shutil.rmtree(directory / "bench", ignore_errors=True)
+    shutil.copytree(ROOT / "bench", directory / "bench", ignore=shutil.ignore_patterns("__pycache__"))
     (directory / ".venv").symlink_to((ROOT / ".venv").resolve())
     return directory
 
