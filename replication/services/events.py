@@ -145,22 +145,34 @@ def events_record(*, region_name: str, body) -> IntakeResult:
         raise InvalidInput(f"Region '{region_name}' does not exist.", field="region")
     result = IntakeResult()
     new_ids = []
-    counted = []  # (action, source) of each recorded event, counted once the transaction commits
+    counted = []  # (action, source) of each received event, counted once the transaction commits
     registries: dict = {}
+    wanted = []  # (event, registry, from_replication)
+    for event in events_parse(body):
+        registry = _registry_for(event.repository, registries)
+        if event_ignore_reason(event) or registry is None:
+            result.ignored += 1
+            continue
+        from_replication = event.user_agent.startswith(REPLICATION_USER_AGENT_PREFIX)
+        if from_replication and not _confirms_a_pending_copy(event, region=region, registry=registry):
+            # Our copy already marked its image complete there (the usual case): a read, and no write that would
+            # queue behind the worker's for SQLite's one write lock while the registry waits for our answer.
+            result.ignored += 1
+            counted.append((event.action, "replication"))
+            continue
+        wanted.append((event, registry, from_replication))
+    if not wanted:
+        _count_received(region, counted)
+        return result
     with transaction.atomic():
-        for event in events_parse(body):
-            registry = _registry_for(event.repository, registries)
-            if event_ignore_reason(event) or registry is None:
-                result.ignored += 1
-                continue
+        for event, registry, from_replication in wanted:
             try:
                 with transaction.atomic():  # a duplicate only rolls back its own savepoint
                     row = RegistryEvent.objects.create(
                         region=region, registry=registry, event_id=event.event_id, action=event.action,
                         repository=event.repository, tag=event.tag, digest=event.digest,
                         media_type=event.media_type, size=event.size, timestamp=event.timestamp,
-                        user_agent=event.user_agent,
-                        from_replication=event.user_agent.startswith(REPLICATION_USER_AGENT_PREFIX),
+                        user_agent=event.user_agent, from_replication=from_replication,
                     )
             except IntegrityError:
                 result.duplicates += 1
@@ -170,13 +182,26 @@ def events_record(*, region_name: str, body) -> IntakeResult:
             if not row.from_replication:
                 new_ids.append(row.pk)
         # Only a user's push or delete needs acting on at once. Our own copies' events only confirm what the copy
-        # job recorded already: the next fan-out run takes them along (or the lost-work sweep, events_drain), so a
+        # job records itself: the next fan-out run takes them along (or the lost-work sweep, events_drain), so a
         # burst's copies do not queue a task each behind the pushes.
         if new_ids:
             task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE)
-    for action, source in counted:  # committed
-        metrics.events_received.labels(region=region.name, action=action, source=source).inc()
+    _count_received(region, counted)  # committed
     return result
+
+
+def _confirms_a_pending_copy(event: ParsedEvent, *, region: Region, registry: Registry) -> bool:
+    """Whether our copy's event would change a status: its image is recorded in the region and not complete yet."""
+    if event.action != RegistryEventAction.PUSH:
+        return False  # a delete of ours confirms nothing (image_status_confirm)
+    return ImageReplication.objects.filter(
+        registry=registry, region=region, repository=event.repository, reference=event.tag or event.digest,
+        digest=event.digest).exclude(status=ImageReplicationStatus.COMPLETE).exists()
+
+
+def _count_received(region: Region, counted: list[tuple[str, str]]) -> None:
+    for action, source in counted:
+        metrics.events_received.labels(region=region.name, action=action, source=source).inc()
 
 
 # ---- fan-out ------------------------------------------------------------------------------
