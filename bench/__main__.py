@@ -1,4 +1,6 @@
-"""`python -m bench [options]` runs the copy benchmark; `python -m bench lag ...` the lag benchmark."""
+"""`python -m bench [options]` runs the copy benchmark; `python -m bench lag ...` the lag benchmark;
+`python -m bench push-stages ...` where a push waits (bench/push_stages.py);
+`python -m bench scale ...` what many tags cost (bench/scale.py)."""
 import sys
 
 
@@ -7,6 +9,14 @@ def main(argv: list[str]) -> int:
         from bench import lag
 
         return lag.main(argv[1:]) or 0
+    if argv[:1] == ["push-stages"]:
+        from bench import push_stages
+
+        return push_stages.main(argv[1:]) or 0
+    if argv[:1] == ["scale"]:
+        from bench import scale
+
+        return scale.main(argv[1:]) or 0
     from bench import copy_bench
 
     return copy_bench.main(argv)

@@ -2,6 +2,11 @@ import os
 
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init, worker_process_init
+from kombu.transport import TRANSPORT_ALIASES
+
+# `filesystem://` writes each message whole (portal/filesystem_broker.py): kombu's own can hand a worker a
+# message it is still writing, and the worker dies of it.
+TRANSPORT_ALIASES["filesystem"] = "portal.filesystem_broker:Transport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 

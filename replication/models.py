@@ -279,12 +279,17 @@ class RegistryEvent(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # The fan-out run that claimed it (with every other pending event, as one batch): how a run knows its own.
+    fan_out_claim = models.CharField(max_length=32, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-timestamp", "-id"]
         constraints = [models.UniqueConstraint(fields=["region", "event_id"], name="registry_event_unique_id")]
         indexes = [models.Index(fields=["registry", "repository", "tag", "timestamp"], name="registry_event_tag"),
-                   models.Index(fields=["registry", "repository", "digest", "timestamp"], name="registry_event_digest")]
+                   models.Index(fields=["registry", "repository", "digest", "timestamp"], name="registry_event_digest"),
+                   # The fan-out drains every pending event at once: found without reading the history.
+                   models.Index(fields=["timestamp"], condition=models.Q(processed_at__isnull=True),
+                                name="registry_event_pending")]
 
     def __str__(self):
         reference = self.tag or self.digest
@@ -307,6 +312,13 @@ class ImageReplication(models.Model):
     pushed_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The stages of the push's trip into this region (pushed_at is the registry event's own time, completed_at
+    # the end), so `python -m bench push-stages` can say where a push waits: the portal recorded its event,
+    # the fan-out queued the copy, a worker started it, the copy (by digest) finished.
+    event_received_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    copy_started_at = models.DateTimeField(null=True, blank=True)
+    copy_finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["repository", "reference", "region__name"]
@@ -341,6 +353,10 @@ class ReconcileRun(models.Model):
     difference_count = models.PositiveIntegerField(default=0)
     jobs_queued = models.JSONField(default=list)  # ReplicationJob ids
     error = models.TextField(blank=True)
+    # A HEAD of every tag (every REPLICATION_RECONCILE_FULL_SECONDS), or only of those our records do not know;
+    # and how many requests the run sent to the regions' registries.
+    full_pass = models.BooleanField(default=False, db_default=False)
+    requests_sent = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -4,7 +4,7 @@ from celery.signals import worker_ready
 
 from .jobs import runner
 from .retry import retry_policy
-from .services import events, image_status, reconcile, self_repair, webhooks
+from .services import events, image_status, reconcile, retention, self_repair, webhooks
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, name="replication.tasks.run_replication_job")
@@ -56,3 +56,9 @@ def refresh_degraded_replicas():
 def probe_region_health():
     """Record every deployed region's health, then self-repair; beat sends it every REGION_HEALTH_INTERVAL s."""
     self_repair.health_probe_and_repair()
+
+
+@shared_task(name="replication.tasks.prune_history")
+def prune_history():
+    """Retention: prune old events, jobs, deliveries and reconcile runs; beat sends it every RETENTION_INTERVAL_SECONDS."""
+    retention.history_prune()

@@ -25,6 +25,7 @@ from ..oci.client import RegistryError
 from ..queues import region_queue
 from ..dispatch import DELIVER_WEBHOOK_TASK, job_send, task_send_on_commit
 from .kinds import JOB_TYPES
+from ..services.events import events_drain
 from .progress import EarlierAttempts, ProgressRecorder
 from ..retry import retry_policy
 from ..job_specs import SpecError, spec_load
@@ -201,3 +202,4 @@ def lost_work_recover() -> None:
     """The one sweep for work whose task message a broker or a dead worker lost."""
     jobs_recover()
     deliveries_recover()
+    events_drain()

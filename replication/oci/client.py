@@ -15,7 +15,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 from urllib.parse import urlencode
 
 import httpcore._sync.http11
@@ -147,6 +147,7 @@ class RegistryClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy = HTTP_REQUEST_RETRY,
         outbound_guard: OutboundGuard | None = None,
+        token_issuer: Callable[[dict[str, str]], tuple[str, int]] | None = None,
     ):
         """outbound_guard: for a registry a user chose (an import's source), every connection (redirects and
         token realms included) goes only to addresses the guard allows (oci/outbound.py)."""
@@ -173,6 +174,9 @@ class RegistryClient:
         self._tokens: dict[str, tuple[str, float]] = {}  # scope key -> (token, expires at)
         self._token_locks: dict[str, threading.Lock] = {}  # one token request per scope at a time
         self._basic = False  # the registry asked for basic auth once: send it up front from now on
+        # (token, lifetime) for a bearer challenge without asking its realm over HTTP: the portal's own engine
+        # issues its tokens in process (services.region_clients); None: the token flow's GET to the realm.
+        self._token_issuer = token_issuer
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.base_url!r})"
@@ -484,6 +488,8 @@ class RegistryClient:
                 self._tokens[key] = (token, time.monotonic() + max(lifetime - 5, 1))
 
     def _fetch_token(self, challenge: dict[str, str]) -> tuple[str, int]:
+        if self._token_issuer is not None:
+            return self._token_issuer(challenge)
         params = [("service", challenge["service"])] if challenge.get("service") else []
         params += [("scope", scope) for scope in challenge.get("scope", "").split() if scope]
         # Merge, not replace: a realm may carry its own query string.

@@ -8,12 +8,17 @@ body (`copy_for_event`, `delete_for_event`) reuses the copy engine.
 Loops: our own copies into a region are notified too. They carry the copy engine's
 User-Agent, so they only confirm that region's copy and never fan out again.
 """
+import fcntl
+import hashlib
 import logging
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -140,59 +145,140 @@ def events_record(*, region_name: str, body) -> IntakeResult:
         raise InvalidInput(f"Region '{region_name}' does not exist.", field="region")
     result = IntakeResult()
     new_ids = []
-    counted = []  # (action, source) of each recorded event, counted once the transaction commits
+    counted = []  # (action, source) of each received event, counted once the transaction commits
     registries: dict = {}
+    wanted = []  # (event, registry, from_replication)
+    for event in events_parse(body):
+        registry = _registry_for(event.repository, registries)
+        if event_ignore_reason(event) or registry is None:
+            result.ignored += 1
+            continue
+        from_replication = event.user_agent.startswith(REPLICATION_USER_AGENT_PREFIX)
+        if from_replication and not _confirms_a_pending_copy(event, region=region, registry=registry):
+            # Our copy already marked its image complete there (the usual case): a read, and no write that would
+            # queue behind the worker's for SQLite's one write lock while the registry waits for our answer.
+            result.ignored += 1
+            counted.append((event.action, "replication"))
+            continue
+        wanted.append((event, registry, from_replication))
+    if not wanted:
+        _count_received(region, counted)
+        return result
     with transaction.atomic():
-        for event in events_parse(body):
-            registry = _registry_for(event.repository, registries)
-            if event_ignore_reason(event) or registry is None:
-                result.ignored += 1
-                continue
+        for event, registry, from_replication in wanted:
             try:
                 with transaction.atomic():  # a duplicate only rolls back its own savepoint
                     row = RegistryEvent.objects.create(
                         region=region, registry=registry, event_id=event.event_id, action=event.action,
                         repository=event.repository, tag=event.tag, digest=event.digest,
                         media_type=event.media_type, size=event.size, timestamp=event.timestamp,
-                        user_agent=event.user_agent,
-                        from_replication=event.user_agent.startswith(REPLICATION_USER_AGENT_PREFIX),
+                        user_agent=event.user_agent, from_replication=from_replication,
                     )
             except IntegrityError:
                 result.duplicates += 1
                 continue
-            new_ids.append(row.pk)
             result.recorded += 1
             counted.append((row.action, "replication" if row.from_replication else "user"))
+            if not row.from_replication:
+                new_ids.append(row.pk)
+        # Only a user's push or delete needs acting on at once. Our own copies' events only confirm what the copy
+        # job records itself: the next fan-out run takes them along (or the lost-work sweep, events_drain), so a
+        # burst's copies do not queue a task each behind the pushes.
         if new_ids:
             task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE)
-    for action, source in counted:  # committed
-        metrics.events_received.labels(region=region.name, action=action, source=source).inc()
+    _count_received(region, counted)  # committed
     return result
+
+
+def _confirms_a_pending_copy(event: ParsedEvent, *, region: Region, registry: Registry) -> bool:
+    """Whether our copy's event would change a status: its image is recorded in the region and not complete yet."""
+    if event.action != RegistryEventAction.PUSH:
+        return False  # a delete of ours confirms nothing (image_status_confirm)
+    return ImageReplication.objects.filter(
+        registry=registry, region=region, repository=event.repository, reference=event.tag or event.digest,
+        digest=event.digest).exclude(status=ImageReplicationStatus.COMPLETE).exists()
+
+
+def _count_received(region: Region, counted: list[tuple[str, str]]) -> None:
+    for action, source in counted:
+        metrics.events_received.labels(region=region.name, action=action, source=source).inc()
 
 
 # ---- fan-out ------------------------------------------------------------------------------
 
 
+# At most this many pending events per fan-out run, and images per copy job (the engine copies them in parallel).
+FAN_OUT_BATCH_MAX_EVENTS = 500
+COPY_JOB_MAX_IMAGES = 100
+
+
 def events_process(*, event_ids: list[int]) -> None:
-    """Act on recorded events, oldest first; each once, even if the task runs twice."""
-    events = RegistryEvent.objects.filter(pk__in=event_ids, processed_at__isnull=True).select_related(
-        "registry__home_region", "region").order_by("timestamp", "id")
-    for event in events:
-        with transaction.atomic():  # a failure un-claims the event, so the task's retry acts on it
-            if not RegistryEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(
-                    processed_at=timezone.now()):
-                continue  # another run claimed it
+    """Act on recorded events, oldest first; each once, even if the task runs twice.
+
+    A run takes `event_ids` and every other event still pending (one task per notification: under
+    a burst most runs find their events already done), so the pushes of one registry into one region
+    become one copy job per other replica instead of one per push. All in one transaction: a failure
+    un-claims them all, then each is tried on its own so that one bad event holds back only itself.
+    """
+    pending = RegistryEvent.objects.filter(processed_at__isnull=True)
+    candidates = list(pending.filter(pk__in=event_ids).values_list("pk", flat=True))
+    candidates += [pk for pk in pending.exclude(pk__in=candidates).order_by("timestamp", "id")
+                   .values_list("pk", flat=True)[:FAN_OUT_BATCH_MAX_EVENTS]]
+    if not candidates:
+        return
+    try:
+        _events_fan_out(candidates)
+    except Exception:
+        if len(candidates) == 1:
+            raise
+        log.exception("Fan-out of %d events failed; acting on each alone", len(candidates))
+        failure = None
+        for pk in candidates:
+            try:
+                _events_fan_out([pk])
+            except Exception as exc:  # noqa: BLE001 - the task retries with the first one
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+
+def events_drain() -> None:
+    """Act on every pending event (the lost-work sweep): our copies' confirmations, and events whose task was lost."""
+    events_process(event_ids=[])
+
+
+def _events_fan_out(event_ids: list[int]) -> None:
+    claim = uuid.uuid4().hex
+    counted = []
+    with transaction.atomic():
+        # The conditional UPDATE is the claim: another run (a duplicate task, a drain) gets none of these.
+        RegistryEvent.objects.filter(pk__in=event_ids, processed_at__isnull=True).update(
+            processed_at=timezone.now(), fan_out_claim=claim)
+        claimed = RegistryEvent.objects.filter(fan_out_claim=claim).select_related(
+            "registry__home_region", "region").order_by("timestamp", "id")
+        pushes: dict[tuple[int, int], list[RegistryEvent]] = {}  # (registry, origin region) -> pushes, in order
+
+        def flush(registry_id=None):
+            for key in [key for key in pushes if registry_id is None or key[0] == registry_id]:
+                batch = pushes.pop(key)
+                jobs = event_fan_out_pushes(events=batch)
+                counted.extend((event, [job for job in jobs if event.pk in job.carried]) for event in batch)
+
+        for event in claimed:
             if event.from_replication:
                 image_status.image_status_confirm(event=event)
                 continue
             if event.action == RegistryEventAction.PUSH:
-                jobs = event_fan_out_push(event=event)
+                pushes.setdefault((event.registry_id, event.region_id), []).append(event)
             else:
-                jobs = event_fan_out_delete(event=event)
+                flush(event.registry_id)  # the pushes before a delete are fanned out before it
+                counted.append((event, event_fan_out_delete(event=event)))
             # The region where a user pushed or deleted tells its webhooks.
             webhook_notify(registry_id=event.registry_id, region_name=event.region.name, action=event.action,
                            target=event_webhook_target(event))
-        _count_fan_out(event, jobs)  # committed
+        flush()
+    for event, jobs in counted:  # committed
+        _count_fan_out(event, jobs)
 
 
 def _count_fan_out(event: RegistryEvent, jobs: list[ReplicationJob]) -> None:
@@ -221,44 +307,62 @@ def event_superseded(*, registry_id: int, repository: str, tag: str, digest: str
 
 def event_fan_out_push(*, event: RegistryEvent) -> list[ReplicationJob]:
     """One copy job per other replica of the registry; the origin region is recorded as complete."""
-    registry = event.registry
+    return event_fan_out_pushes(events=[event])
+
+
+def event_fan_out_pushes(*, events: list[RegistryEvent]) -> list[ReplicationJob]:
+    """The pushes of one registry into one region (oldest first): per other replica, copy jobs carrying them all
+    (up to COPY_JOB_MAX_IMAGES each); the origin region is recorded as complete. Each job's `carried` lists the
+    event ids it carries (for the metrics)."""
+    registry, origin_region = events[0].registry, events[0].region
     replicas = list(Replica.objects.filter(registry=registry).select_related("region", "registry"))
-    origin = next((r for r in replicas if r.region_id == event.region_id), None)
+    origin = next((r for r in replicas if r.region_id == origin_region.pk), None)
     if origin is None or origin.status == ReplicaStatus.DELETING:
-        log.info("Ignoring %s: %s holds no replica of %s", event, event.region.name, registry.name)
+        log.info("Ignoring %d push(es): %s holds no replica of %s", len(events), origin_region.name, registry.name)
         return []
-    reference = event.tag or event.digest
-    if event_superseded(registry_id=registry.pk, repository=event.repository, tag=event.tag, digest=event.digest,
-                        pushed_at=event.timestamp):
-        return []  # arrived late: a newer push or a delete already propagates
-    image = ImageToCopy(repository=event.repository, reference=reference, digest=event.digest,
-                        pushed_at=event.timestamp)
+    wanted = []  # (event, image)
+    for event in events:
+        if event_superseded(registry_id=registry.pk, repository=event.repository, tag=event.tag,
+                            digest=event.digest, pushed_at=event.timestamp):
+            continue  # arrived late, or pushed over in this very batch: the newer push or a delete propagates
+        reference = event.tag or event.digest
+        wanted.append((event, ImageToCopy(repository=event.repository, reference=reference, digest=event.digest,
+                                          pushed_at=event.timestamp)))
     jobs = []
     with transaction.atomic():
-        image_status.image_status_record(
-            registry=registry, region=origin.region, repository=event.repository, reference=reference,
-            digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.COMPLETE,
-            completed_at=event.timestamp,
-        )
+        for event, image in wanted:
+            image_status.image_status_record(
+                registry=registry, region=origin.region, repository=image.repository, reference=image.reference,
+                digest=image.digest, pushed_at=image.pushed_at, status=ImageReplicationStatus.COMPLETE,
+                completed_at=image.pushed_at, event_received_at=event.received_at,
+            )
         for replica in replicas:
             if replica.pk == origin.pk:
                 continue
             if replica.status not in FAN_OUT_STATUSES or not replica.region.endpoint:
-                image_status.image_status_record(
-                    registry=registry, region=replica.region, repository=event.repository, reference=reference,
-                    digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.FAILED,
-                    failure_reason=f"The replica in {replica.region.name} is {replica.status}; "
-                                   f"it is not receiving copies.",
-                    source_region=origin.region,
-                )
+                for event, image in wanted:
+                    image_status.image_status_record(
+                        registry=registry, region=replica.region, repository=image.repository,
+                        reference=image.reference, digest=image.digest, pushed_at=image.pushed_at,
+                        status=ImageReplicationStatus.FAILED,
+                        failure_reason=f"The replica in {replica.region.name} is {replica.status}; "
+                                       f"it is not receiving copies.",
+                        source_region=origin.region,
+                    )
                 continue
-            job = job_record(spec=EventCopySpec(source_region=origin.region.name, images=(image,)), replica=replica)
-            image_status.image_status_record(
-                registry=registry, region=replica.region, repository=event.repository, reference=reference,
-                digest=event.digest, pushed_at=event.timestamp, status=ImageReplicationStatus.PENDING,
-                source_region=origin.region, job=job,
-            )
-            jobs.append(job)
+            for start in range(0, len(wanted), COPY_JOB_MAX_IMAGES):
+                part = wanted[start:start + COPY_JOB_MAX_IMAGES]
+                job = job_record(spec=EventCopySpec(source_region=origin.region.name,
+                                                    images=tuple(image for _, image in part)), replica=replica)
+                job.carried = {event.pk for event, _ in part}
+                for event, image in part:
+                    image_status.image_status_record(
+                        registry=registry, region=replica.region, repository=image.repository,
+                        reference=image.reference, digest=image.digest, pushed_at=image.pushed_at,
+                        status=ImageReplicationStatus.PENDING, source_region=origin.region, job=job,
+                        event_received_at=event.received_at, queued_at=job.created_at,
+                    )
+                jobs.append(job)
     return jobs
 
 
@@ -305,6 +409,7 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
         wanted.append((image, tag))
     source = Region.objects.get(name=spec.source_region)
     repositories = [image.repository for image, _ in wanted]
+    image_status.image_status_copy_stage(job_id=job.pk, started=True)
     with region_client(source, repositories=repositories) as source_client, region_client(
             job.region, repositories=repositories, actions=("pull", "push")) as target:
         # By digest first (untagged): the slow part runs without any lock, and a tag is only
@@ -314,6 +419,7 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
             [ImageRef(image.repository, image.digest) for image, _ in wanted],
             concurrency=settings.REPLICATION_CONCURRENCY, on_progress=on_progress,
         )
+        image_status.image_status_copy_stage(job_id=job.pk, finished=True)
         for image, tag in wanted:
             if tag:
                 _put_tag_unless_superseded(job, target, image, tag)
@@ -327,14 +433,40 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
 
 def _put_tag_unless_superseded(job, target, image: ImageToCopy, tag: str) -> None:
     repository, digest, pushed_at = image.repository, image.digest, image.pushed_at
-    with transaction.atomic():
-        # Locks the row (PostgreSQL; SQLite's immediate transactions serialize writers anyway),
-        # so two copies of the same tag into this region cannot interleave check and PUT.
-        list(ImageReplication.objects.select_for_update().filter(
-            registry_id=job.registry_id, region_id=job.region_id, repository=repository, reference=tag))
+    # Two copies of the same tag into this region cannot interleave check and PUT.
+    with _tag_write_lock(job, repository, tag):
         if event_superseded(registry_id=job.registry_id, repository=repository, tag=tag, digest=digest,
                             pushed_at=pushed_at):
             return
         tag_manifest(target, repository, tag, digest)
         image_status.image_status_mark_complete(registry_id=job.registry_id, region_id=job.region_id,
                                                 repository=repository, reference=tag, digest=digest)
+
+
+TAG_LOCK_STRIPES = 256
+
+
+@contextmanager
+def _tag_write_lock(job, repository: str, tag: str):
+    """Held while a copy checks and writes one tag in the job's region.
+
+    PostgreSQL: the tag's status row, locked for the transaction. SQLite has one lock for the whole database,
+    and held across the registry requests it stopped every other write meanwhile (a burst's intake waited
+    seconds); one SQLite file is one host's, so a file lock (one of TAG_LOCK_STRIPES, by the tag's hash)
+    serializes the same copies across the workers' processes.
+    """
+    if connection.vendor != "sqlite":
+        with transaction.atomic():
+            list(ImageReplication.objects.select_for_update().filter(
+                registry_id=job.registry_id, region_id=job.region_id, repository=repository, reference=tag))
+            yield
+        return
+    key = hashlib.sha256(f"{job.registry_id}\0{job.region_id}\0{repository}\0{tag}".encode()).digest()
+    folder = Path(settings.VAR_DIR) / "tag-locks"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(folder / f"{int.from_bytes(key[:4], 'big') % TAG_LOCK_STRIPES}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -40,10 +40,14 @@ from .webhooks import webhook_notify
 def image_status_record(*, registry: Registry, region: Region, repository: str, reference: str, digest: str,
                         pushed_at: datetime, status: str, source_region: Region | None = None,
                         job: ReplicationJob | None = None, completed_at: datetime | None = None,
-                        failure_reason: str = "") -> ImageReplication | None:
+                        failure_reason: str = "", event_received_at: datetime | None = None,
+                        queued_at: datetime | None = None) -> ImageReplication | None:
     """Point the (region, repository, reference) row at this push, unless it already tracks a later one."""
     values = {"digest": digest, "pushed_at": pushed_at, "status": status, "source_region": source_region,
-              "job": job, "completed_at": completed_at, "failure_reason": failure_reason}
+              "job": job, "completed_at": completed_at, "failure_reason": failure_reason,
+              # A new trip: the stages of an earlier push's copy no longer apply.
+              "event_received_at": event_received_at, "queued_at": queued_at,
+              "copy_started_at": None, "copy_finished_at": None}
     row, created = ImageReplication.objects.get_or_create(
         registry=registry, region=region, repository=repository, reference=reference, defaults=values)
     if created:
@@ -89,6 +93,14 @@ def image_status_confirm(*, event: RegistryEvent) -> None:
     image_status_mark_complete(registry_id=event.registry_id, region_id=event.region_id,
                                repository=event.repository, reference=event.tag or event.digest,
                                digest=event.digest, at=event.timestamp)
+
+
+def image_status_copy_stage(*, job_id: int, started: bool = False, finished: bool = False) -> None:
+    """Stamp the job's pending images: their copy started, or (by digest, before the tags) finished."""
+    stamp = {"copy_started_at": timezone.now()} if started else {}
+    if finished:
+        stamp["copy_finished_at"] = timezone.now()
+    ImageReplication.objects.filter(job_id=job_id, status=ImageReplicationStatus.PENDING).update(**stamp)
 
 
 def image_status_job_failed(*, job_id: int, error: str) -> None:

@@ -9,7 +9,7 @@ from ..models import Region
 from ..oci.client import RegistryClient
 from ..retry import registry_http_retry
 from ..token_service.tokens import registry_token_sign
-from .token_service import replication_credentials
+from .token_service import registry_token_issue, replication_credentials
 
 
 def region_client(region: Region, *, prefix: str | None = None, repositories=(), actions=("pull",),
@@ -21,8 +21,17 @@ def region_client(region: Region, *, prefix: str | None = None, repositories=(),
     """
     username, password = replication_credentials(prefix=prefix, repositories=repositories, actions=actions,
                                                  catalog=catalog)
+
+    def issue_in_process(challenge: dict[str, str]) -> tuple[str, int]:
+        # What the realm would answer these credentials (the same checks, the same signing key), without
+        # the round trip to the portal: a copy job needs a token per repository and action.
+        issued = registry_token_issue(service=challenge.get("service"), scopes=challenge.get("scope", "").split(),
+                                      username=username, password=password)
+        return issued.token, issued.expires_in
+
     return RegistryClient(region.endpoint, username=username, password=password,
-                          timeout=settings.REGISTRY_HTTP_TIMEOUT, retry=registry_http_retry())
+                          timeout=settings.REGISTRY_HTTP_TIMEOUT, retry=registry_http_retry(),
+                          token_issuer=issue_in_process)
 
 
 _pull_tokens: dict[str, tuple[str, float]] = {}

@@ -4,9 +4,10 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from replication.models import Region, RegistryEvent
+from replication.models import ImageReplication, Region, RegistryEvent
 from replication.oci.constants import EVENTS_MEDIA_TYPE, OCI_INDEX
 from replication.services.region_secrets import (
     region_events_secret,
@@ -149,5 +150,19 @@ def test_pulls_blobs_tag_deletes_and_foreign_repositories_are_ignored(geo):
 
 
 def test_pushes_by_our_copy_engine_are_marked_as_replication(geo):
-    post([engine_event(repository=f"{geo.name}/app", digest=DIGEST, tag="1.0")])
+    ImageReplication.objects.create(registry=geo, region=Region.objects.get(name="eastus"), pushed_at=timezone.now(),
+                                    repository=f"{geo.name}/app", reference="1.0", digest=DIGEST)  # pending there
+    assert post([engine_event(repository=f"{geo.name}/app", digest=DIGEST, tag="1.0")]).json()["recorded"] == 1
     assert RegistryEvent.objects.get().from_replication
+
+
+def test_our_copies_events_that_confirm_nothing_are_acknowledged_without_a_write(geo):
+    ImageReplication.objects.create(registry=geo, region=Region.objects.get(name="eastus"), pushed_at=timezone.now(),
+                                    repository=f"{geo.name}/app", reference="1.0", digest=DIGEST,
+                                    status="complete", completed_at=timezone.now())  # the copy marked it already
+    body = [engine_event(repository=f"{geo.name}/app", digest=DIGEST, tag="1.0"),
+            engine_event(repository=f"{geo.name}/app", digest=DIGEST, tag="2.0"),  # no record of it there
+            engine_event(action="delete", repository=f"{geo.name}/app", digest=DIGEST)]
+    response = post(body)
+    assert response.status_code == 202 and response.json() == {"recorded": 0, "duplicates": 0, "ignored": 3}
+    assert not RegistryEvent.objects.exists()

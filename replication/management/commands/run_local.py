@@ -78,7 +78,7 @@ class Command(BaseCommand):
             endpoint_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.endpoint_settings",
                             "PORTAL_BASE_URL": f"http://{addr}"}
             for name, argv, env in [
-                ("worker", worker_argv(regions=fleet.names, concurrency=2), None),
+                ("worker", worker_argv(regions=fleet.names), None),
                 ("beat", [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
                           "-s", str(settings.VAR_DIR / "celerybeat-schedule")], None),
                 ("portal", portal_argv(bind=addr), None),  # gunicorn, as in production

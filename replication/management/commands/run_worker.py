@@ -15,7 +15,12 @@ def worker_queues(regions=None) -> list[str]:
     return [PORTAL_QUEUE, *(region_queue(n) for n in names)]
 
 
-def worker_argv(*, regions=None, concurrency=2, hostname=None, loglevel="INFO") -> list[str]:
+# Event copies are many short jobs that mostly wait on the network: four processes let every replica of a
+# push (home + four) copy at once on two cores (python -m bench push-stages).
+DEFAULT_CONCURRENCY = 4
+
+
+def worker_argv(*, regions=None, concurrency=DEFAULT_CONCURRENCY, hostname=None, loglevel="INFO") -> list[str]:
     argv = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", ",".join(worker_queues(regions)),
             "-c", str(concurrency), "--loglevel", loglevel, "--without-gossip", "--without-mingle"]
     if hostname:
@@ -28,7 +33,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("regions", nargs="*")
-        parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
 
     def handle(self, *args, regions, concurrency, **options):
         argv = worker_argv(regions=regions or None, concurrency=concurrency)

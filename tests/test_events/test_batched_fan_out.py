@@ -1,0 +1,106 @@
+"""The batched fan-out: one run takes every pending event, one copy job per replica carries all the pushes,
+and the guarantees of one-push-at-a-time still hold (later push wins, deletes propagate, per-image status)."""
+from datetime import timedelta
+
+import pytest
+
+from replication.choices import JobKind, JobState
+from replication.models import ImageReplication, RegistryEvent, ReplicationJob
+from replication.oci.constants import OCI_INDEX, OCI_MANIFEST
+from replication.services import events, image_status
+
+from tests.conftest import fleet_client
+
+from .conftest import BASE_TIME, event, run_queued_jobs
+from .test_rules import digest_in, push
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def record(region: str, *bodies) -> list[int]:
+    """Each event in its own notification, as Distribution sends them; nothing processed yet."""
+    ids = []
+    for body in bodies:
+        events.events_record(region_name=region, body={"events": [body]})
+        ids.append(RegistryEvent.objects.get(event_id=body["id"]).pk)
+    return ids
+
+
+def test_one_run_fans_a_burst_out_as_one_job_per_replica_and_every_image_arrives(geo, deployed_regions, api_client):
+    pushed = push(deployed_regions["westus"], geo, 51, repositories=3, tags_per_repo=2, multi_platform_repositories=1)
+    pushed = {key: digest for key, digest in pushed.items() if key[1] != "latest"}
+    ids = record("westus", *[event(repository=repository, digest=digest, tag=tag,
+                                   media_type=OCI_INDEX if repository.endswith("app00") else OCI_MANIFEST)
+                             for (repository, tag), digest in pushed.items()])
+
+    events.events_process(event_ids=ids[:1])  # the first notification's task drains the rest
+    assert not RegistryEvent.objects.filter(processed_at__isnull=True).exists()
+    jobs = list(ReplicationJob.objects.filter(registry=geo))
+    assert sorted(job.region.name for job in jobs) == ["canadacentral", "eastus"]
+    assert all(job.kind == JobKind.EVENT_COPY and len(job.spec["images"]) == len(pushed) for job in jobs)
+    events.events_process(event_ids=ids)  # the other notifications' tasks: nothing left to do
+    assert ReplicationJob.objects.filter(registry=geo).count() == 2
+
+    assert {job.state for job in run_queued_jobs()} == {JobState.SUCCEEDED}
+    for (repository, tag), digest in pushed.items():
+        for name in ("eastus", "canadacentral"):
+            assert digest_in(deployed_regions[name], repository, tag) == digest
+        body = api_client.get(f"/api/v1/registries/{geo.name}/replication-status/",
+                              {"repository": repository, "reference": tag}).json()
+        assert {r["region"]: r["status"] for r in body["regions"]} == {
+            "canadacentral": "complete", "eastus": "complete", "westus": "complete"}
+
+
+def test_in_one_batch_the_later_push_wins_and_a_delete_propagates(geo, deployed_regions):
+    home = deployed_regions["westus"]
+    (gone_repository, gone_tag), gone = next(iter(push(home, geo, 52).items()))
+    run_after = record("westus", event(repository=gone_repository, digest=gone, tag=gone_tag))
+    events.events_process(event_ids=run_after)
+    run_queued_jobs()
+    assert digest_in(deployed_regions["eastus"], gone_repository, gone) == gone
+
+    repository = f"{geo.name}/app00"
+    older = push(home, geo, 53, repositories=1)[(repository, "1.0")]
+    newer = push(home, geo, 54, repositories=1)[(repository, "1.0")]
+    with fleet_client(home.endpoint, prefix=geo.repository_prefix) as client:
+        for digest in (older, newer):  # the same tag pushed twice in the home region, newer last
+            manifest = client.get_manifest(repository, digest)
+            client.put_manifest(repository, "stable", manifest.body, manifest.media_type)
+        client.delete_manifest(gone_repository, gone)
+    at = BASE_TIME + timedelta(days=1)
+    ids = record("westus",
+                 event(repository=repository, digest=older, tag="stable", at=at),
+                 event(repository=repository, digest=newer, tag="stable", at=at + timedelta(seconds=1)),
+                 event(action="delete", repository=gone_repository, digest=gone, at=at + timedelta(seconds=2)))
+    events.events_process(event_ids=ids)
+
+    copies = ReplicationJob.objects.filter(registry=geo, kind=JobKind.EVENT_COPY, state=JobState.QUEUED)
+    assert [[image["digest"] for image in job.spec["images"]] for job in copies] == [[newer], [newer]]
+    assert ReplicationJob.objects.filter(registry=geo, kind=JobKind.EVENT_DELETE, state=JobState.QUEUED).count() == 2
+    run_queued_jobs()
+    for name in ("westus", "eastus", "canadacentral"):
+        assert digest_in(deployed_regions[name], repository, "stable") == newer, name
+        assert digest_in(deployed_regions[name], gone_repository, gone) is None, name
+    status = image_status.image_replication_status(registry=geo, repository=repository, reference="stable")
+    assert status["digest"] == newer and {r["status"] for r in status["regions"]} == {"complete"}
+    assert not ImageReplication.objects.filter(registry=geo, digest=gone).exists()
+
+
+def test_a_bad_event_holds_back_only_itself(geo, deployed_regions, monkeypatch):
+    (repository, tag), digest = next(iter(push(deployed_regions["westus"], geo, 55).items()))
+    bad = f"{geo.name}/broken"
+    ids = record("westus", event(repository=repository, digest=digest, tag=tag),
+                 event(repository=bad, digest="sha256:" + "c" * 64, tag="x"))
+    original = events.event_fan_out_pushes
+
+    def failing_for_the_bad_one(*, events):
+        if any(e.repository == bad for e in events):
+            raise RuntimeError("boom")
+        return original(events=events)
+
+    monkeypatch.setattr(events, "event_fan_out_pushes", failing_for_the_bad_one)
+    with pytest.raises(RuntimeError, match="boom"):
+        events.events_process(event_ids=ids[:1])
+    assert list(RegistryEvent.objects.filter(processed_at__isnull=True).values_list("repository", flat=True)) == [bad]
+    jobs = ReplicationJob.objects.filter(registry=geo)
+    assert jobs.count() == 2 and all(job.spec["images"][0]["digest"] == digest for job in jobs)
