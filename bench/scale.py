@@ -141,8 +141,7 @@ def measure(args, directory: Path) -> None:
     for label, seconds, requests, queries in rows:
         print(f"{label:<36} | {seconds:6.2f} | {requests:8} | {queries:7}")
 
-    # Plain static names: the replications page's `static("")` has no entry in a collected manifest (a map page's
-    # matter, left to its owners); the server time measured is the same.
+    # Plain static names: the benchmark runs no collectstatic, which hashed names need; the server time is the same.
     override_settings(STORAGES={**settings.STORAGES, "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}).enable()
     admin = get_user_model().objects.create_user("scaleadmin", password="scale-bench-admin", is_staff=True)
