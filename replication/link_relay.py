@@ -119,6 +119,12 @@ class LinkRelays:
         self._held.clear()
 
     async def _serve(self, client_reader, client_writer, target):
+        try:
+            await self._relay(client_reader, client_writer, target)
+        except asyncio.CancelledError:
+            client_writer.transport.abort()  # close(): end quietly, not as a failed callback
+
+    async def _relay(self, client_reader, client_writer, target):
         conditions = self.conditions
         if conditions.partitioned:
             conditions.refused_while_partitioned += 1

@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 from rest_framework.authtoken.models import Token
 
+from replication import services
 from replication.choices import ReplicaStatus
 from replication.dataplane import DistributionProcess, find_free_port
 from replication.fleet_hosts import REGISTRY_PORT, ControlPlane, HostFleet
@@ -86,24 +87,40 @@ def fault_fleet(networked_services, transactional_db, catalog, admin_user, tmp_p
         hosts.start()
         yield Fleet(control=control, hosts=hosts, token=Token.objects.create(user=admin_user).key)
     finally:
-        for name, region in list(hosts.regions.items()):
-            print(f"--- {name} worker\n{region.worker.log_tail(15)}")
         hosts.stop()
         control.stop()
+        fleet_diagnostics(hosts)
+
+
+def fleet_diagnostics(hosts: HostFleet):
+    """What a failed case needs: the jobs that failed and the tail of each region's worker log."""
+    from replication.models import ReplicationJob
+
+    for job in ReplicationJob.objects.exclude(error="").order_by("pk")[:20]:
+        print(f"job {job.pk} {job.kind} {job.state}: {job.error[:300]}")
+    for name in FAULT_REGIONS:
+        log = hosts.root / name / "worker.log"
+        if log.exists():
+            print(f"--- {name} worker\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:]))
 
 
 @pytest.fixture
-def contoso(fault_fleet, registry_with_replicas, admin_user):
-    """Premium contoso homed in westus, replicated (really synced) into the other fault regions."""
-    registry_with_replicas(name="contoso", home=HOME, replicas=[n for n in FAULT_REGIONS if n != HOME],
-                           owner=admin_user, through_service=True)
+def contoso(fault_fleet, admin_user):
+    """Premium contoso homed in westus, replicated (really synced) into the other fault regions.
+
+    Through the services, not the `registry_with_replicas` fixture: that one points the regions back at the
+    session's loopback registries."""
+    registry = services.registry_create(name="contoso", sku="Premium", home_region=HOME, owner=admin_user)
+    for region in FAULT_REGIONS:
+        if region != HOME:
+            services.replica_create(registry=registry, region=region)
 
     def ready():
         body = fault_fleet.api("/registries/contoso/replicas/").json()
         rows = body["results"] if isinstance(body, dict) else body
         return all(r["status"] == ReplicaStatus.READY for r in rows) and len(rows) == len(FAULT_REGIONS)
 
-    wait(ready, timeout=180, message="contoso's replicas ready")
+    wait(ready, timeout=float(os.environ.get("FAULT_SETUP_TIMEOUT", "180")), message="contoso's replicas ready")
     return fault_fleet
 
 
