@@ -168,13 +168,18 @@ def push(fleet: Fleet, layout, image: str, region: str, target: str, *, inside: 
     fetched beforehand: the token service is across the link). Records and returns the digest."""
     region_ = fleet.regions[region]
     digest_file = layout.parent / f"digest-{time.monotonic_ns()}"
+    # Each push a client of its own: skopeo's blob-info cache (root's, shared) would otherwise try
+    # cross-repository mounts, which need a token for another scope.
+    fresh_client = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    'mount -t tmpfs tmpfs /var/lib/containers/cache && exec "$@"', "skopeo"]
+    copy = ["skopeo", "copy", "--all", "--dest-tls-verify=false",
+            *(["--dest-registry-token", token] if token else ["--dest-creds", ":".join(USER)])]
     if inside:
         destination = f"docker://{region_.host.region_address}:{REGISTRY_PORT}/{target}"
-        argv = [*region_.host.exec_prefix, "skopeo", "copy", "--all", "--dest-tls-verify=false",
-                "--dest-registry-token", token]
+        argv = [*region_.host.exec_prefix, *fresh_client, *copy]
     else:
         destination = f"docker://{region_.endpoint.removeprefix('http://')}/{target}"
-        argv = ["skopeo", "copy", "--all", "--dest-tls-verify=false", "--dest-creds", ":".join(USER)]
+        argv = [*fresh_client, *copy]
     result = subprocess.run([*argv, "--digestfile", str(digest_file), f"oci:{layout}:{image}", destination],
                             capture_output=True, text=True, timeout=180)
     if result.returncode != 0:
