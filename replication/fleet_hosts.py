@@ -151,6 +151,21 @@ def database_url_now() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def event_timestamps_shifted(body: bytes, seconds: float) -> bytes:
+    """A Distribution notification body with every event's timestamp moved by `seconds`."""
+    import json
+    from datetime import timedelta
+
+    from django.utils.dateparse import parse_datetime
+
+    envelope = json.loads(body)
+    for event in envelope.get("events", []):
+        moment = parse_datetime(event.get("timestamp", ""))
+        if moment is not None:
+            event["timestamp"] = (moment + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+    return json.dumps(envelope).encode()
+
+
 def loopback_target(url: str, default_port: int) -> tuple[str, int] | None:
     """(host, port) of a service on the root namespace's loopback named by a URL, else None."""
     parts = urlsplit(url)
@@ -255,6 +270,20 @@ class HostFleet:
         self.worker_env = worker_env or {}
         self.worker_concurrency = worker_concurrency
         self.regions: dict[str, FleetRegion] = {}
+        self.clock_skews: dict[str, float] = {}  # region -> seconds its registry's clock is ahead
+
+    def _clock(self, name: str):
+        """The rewrite of region `name`'s requests to the portal: its events' timestamps moved by its skew.
+
+        A registry's clock cannot be set apart from the machine's, and Distribution stamps its events
+        itself; shifting the stamps on the wire is what the portal would see from a host whose clock is off.
+        """
+        def rewrite(body: bytes) -> bytes:
+            skew = self.clock_skews.get(name)
+            if not skew or b'"timestamp"' not in body:
+                return body
+            return event_timestamps_shifted(body, skew)
+        return rewrite
 
     def portal_hosts(self) -> list[str]:
         """The addresses the regions reach the portal at (its ALLOWED_HOSTS must name them)."""
@@ -277,7 +306,8 @@ class HostFleet:
         host.create()
         link = LinkRelays(name, LinkConditions(delay=delay))
         # Region -> control plane.
-        link.forward(listen=(host.host_address, PORTAL_RELAY_PORT), target=loopback_target(self.portal_url, 80))
+        link.forward(listen=(host.host_address, PORTAL_RELAY_PORT), target=loopback_target(self.portal_url, 80),
+                     rewrite_request=self._clock(name))
         env = {**os.environ, **self.worker_env, "PORTAL_BASE_URL": f"http://{host.host_address}:{PORTAL_RELAY_PORT}",
                "PYTHONUNBUFFERED": "1"}
         database = None if self.database_url.startswith("sqlite") else loopback_target(self.database_url, 5432)

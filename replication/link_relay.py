@@ -69,10 +69,13 @@ class LinkRelays:
     def _call(self, coroutine, timeout: float = 10.0):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
-    def forward(self, *, listen: tuple[str, int], target: tuple[str, int]) -> None:
-        """Accept on `listen` and relay each connection to `target` under the link's conditions."""
+    def forward(self, *, listen: tuple[str, int], target: tuple[str, int], rewrite_request=None) -> None:
+        """Accept on `listen` and relay each connection to `target` under the link's conditions.
+
+        rewrite_request(body: bytes) -> bytes, for HTTP/1.1 with Content-Length bodies (what Distribution's
+        notifications send): each request's body is passed through it on the way to `target`."""
         async def open_server():
-            server = await asyncio.start_server(lambda r, w: self._serve(r, w, target), *listen,
+            server = await asyncio.start_server(lambda r, w: self._serve(r, w, target, rewrite_request), *listen,
                                                 reuse_address=True)
             self._servers.append(server)
         self._call(open_server())
@@ -118,13 +121,13 @@ class LinkRelays:
             writer.transport.abort()
         self._held.clear()
 
-    async def _serve(self, client_reader, client_writer, target):
+    async def _serve(self, client_reader, client_writer, target, rewrite_request=None):
         try:
-            await self._relay(client_reader, client_writer, target)
+            await self._relay(client_reader, client_writer, target, rewrite_request)
         except asyncio.CancelledError:
             client_writer.transport.abort()  # close(): end quietly, not as a failed callback
 
-    async def _relay(self, client_reader, client_writer, target):
+    async def _relay(self, client_reader, client_writer, target, rewrite_request=None):
         conditions = self.conditions
         if conditions.partitioned:
             conditions.refused_while_partitioned += 1
@@ -144,11 +147,40 @@ class LinkRelays:
             return
         self._live.add(connection)
         try:
+            if rewrite_request is not None:
+                client_reader = await self._rewritten(client_reader, rewrite_request)
             await asyncio.gather(self._pipe(client_reader, upstream_writer, connection),
                                  self._pipe(upstream_reader, client_writer, connection))
         finally:
             self._live.discard(connection)
             connection.abort()
+
+    async def _rewritten(self, reader, rewrite_request) -> asyncio.StreamReader:
+        """A reader giving the client's HTTP requests with each body rewritten (Content-Length fixed)."""
+        out = asyncio.StreamReader()
+
+        async def feed():
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    lines = head.split(b"\r\n")
+                    length = 0
+                    for line in lines:
+                        name, _, value = line.partition(b":")
+                        if name.strip().lower() == b"content-length":
+                            length = int(value.strip())
+                    body = rewrite_request(await reader.readexactly(length)) if length else b""
+                    kept = [line for line in lines if line.partition(b":")[0].strip().lower() != b"content-length"]
+                    head = b"\r\n".join(kept[:-2] + [b"Content-Length: %d" % len(body), b"", b""])
+                    out.feed_data(head + body)
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
+                out.feed_eof()
+
+        self._feeders = getattr(self, "_feeders", set())
+        task = asyncio.create_task(feed())
+        self._feeders.add(task)
+        task.add_done_callback(self._feeders.discard)
+        return out
 
     async def _pipe(self, reader, writer, connection):
         """Copy one direction: a reader task stamps chunks, a writer task releases them when due."""
