@@ -56,6 +56,8 @@ class DistributionProcess:
         log_path: str | os.PathLike | None = None,
         auth: dict | None = None,
         binary: str = DISTRIBUTION_BINARY,
+        host: str = "127.0.0.1",
+        command_prefix: list[str] | None = None,
     ):
         self.name = name
         self.port = port
@@ -67,11 +69,14 @@ class DistributionProcess:
         self.config_path = self.storage_dir.parent / f"{name}.yml"
         self.auth = auth  # Distribution's `auth:` section as is (htpasswd, token, silly)
         self.binary = binary
+        self.host = host
+        # Run the binary through e.g. `ip netns exec NS` (fleet_hosts.py puts each region on a host of its own).
+        self.command_prefix = list(command_prefix or [])
         self._process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def config(self) -> dict:
         config = {
@@ -82,7 +87,7 @@ class DistributionProcess:
                 "delete": {"enabled": True},
             },
             # A fixed secret, or upload sessions break across restarts.
-            "http": {"addr": f"127.0.0.1:{self.port}", "secret": self.http_secret},
+            "http": {"addr": f"{self.host}:{self.port}", "secret": self.http_secret},
         }
         if self.auth:
             config["auth"] = self.auth
@@ -122,7 +127,7 @@ class DistributionProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
-                [self.binary, "serve", str(self.config_path)],
+                [*self.command_prefix, self.binary, "serve", str(self.config_path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -150,6 +155,13 @@ class DistributionProcess:
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed host would; start() brings it back on the same storage."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
             process.kill()
             process.wait()
 

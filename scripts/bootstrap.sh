@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 need_debs=()
 command -v docker-registry >/dev/null 2>&1 || need_debs+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need_debs+=(skopeo)
+command -v ip >/dev/null 2>&1 || need_debs+=(iproute2)  # run_fleet --hosts and the fault suite: ip netns, veth pairs
 # A second OCI client for the token-flow tests (podman login / pull against the regions).
 command -v podman >/dev/null 2>&1 || need_debs+=(podman)
 if [ "${WITH_BROWSER:-0}" = "1" ]; then
