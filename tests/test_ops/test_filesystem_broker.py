@@ -9,8 +9,10 @@ from portal import filesystem_broker
 from portal.celery import app
 
 
-def test_filesystem_urls_use_the_whole_message_transport():
-    with app.connection_for_write() as connection:
+def test_filesystem_urls_use_the_whole_message_transport(tmp_path):
+    """Whatever broker this run uses, a `filesystem://` URL given to the portal's Celery app gets ours."""
+    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    with app.connection_for_write("filesystem://", transport_options=options) as connection:
         assert type(connection.transport) is filesystem_broker.Transport
 
 
