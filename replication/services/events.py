@@ -321,10 +321,16 @@ def event_fan_out_pushes(*, events: list[RegistryEvent]) -> list[ReplicationJob]
         log.info("Ignoring %d push(es): %s holds no replica of %s", len(events), origin_region.name, registry.name)
         return []
     wanted = []  # (event, image)
+    overwritten = []  # tags a push stamped older than their winner may have just overwritten in the origin region
     for event in events:
         if event_superseded(registry_id=registry.pk, repository=event.repository, tag=event.tag,
                             digest=event.digest, pushed_at=event.timestamp):
-            continue  # arrived late, or pushed over in this very batch: the newer push or a delete propagates
+            # Arrived late, or pushed over in this very batch: the newer push or a delete propagates. But the
+            # push did land in its region, perhaps after the winner's copy (a slow clock looks the same as a
+            # late event): that region gets the winner once more.
+            if event.tag:
+                overwritten.append(event)
+            continue
         reference = event.tag or event.digest
         wanted.append((event, ImageToCopy(repository=event.repository, reference=reference, digest=event.digest,
                                           pushed_at=event.timestamp)))
@@ -363,7 +369,35 @@ def event_fan_out_pushes(*, events: list[RegistryEvent]) -> list[ReplicationJob]
                         event_received_at=event.received_at, queued_at=job.created_at,
                     )
                 jobs.append(job)
-    return jobs
+        if origin.status in FAN_OUT_STATUSES and origin.region.endpoint:
+            jobs.extend(_winner_reasserted(origin=origin, event=event) for event in overwritten)
+    return [job for job in jobs if job is not None]
+
+
+def _winner_reasserted(*, origin: Replica, event: RegistryEvent) -> ReplicationJob | None:
+    """Copy the tag's winning push (the latest user push) from its region into `origin`, whose own older-stamped
+    push of the same tag may now stand there. Reconcile would not see it: our records say `origin` holds the
+    winner. Nothing when the winner was pushed in `origin` itself (one clock) or a later delete removed it."""
+    winner = (RegistryEvent.objects.filter(registry_id=event.registry_id, repository=event.repository, tag=event.tag,
+                                           action=RegistryEventAction.PUSH, from_replication=False)
+              .select_related("region").order_by("-timestamp", "-pk").first())
+    if winner is None or winner.digest == event.digest or winner.region_id == origin.region_id:
+        return None
+    if event_superseded(registry_id=event.registry_id, repository=winner.repository, tag=winner.tag,
+                        digest=winner.digest, pushed_at=winner.timestamp):
+        return None
+    image = ImageToCopy(repository=winner.repository, reference=winner.tag, digest=winner.digest,
+                        pushed_at=winner.timestamp)
+    job = job_record(spec=EventCopySpec(source_region=winner.region.name, images=(image,)), replica=origin)
+    job.carried = set()
+    # Not complete there any more until the copy has put the winner back.
+    ImageReplication.objects.filter(registry_id=event.registry_id, region_id=origin.region_id,
+                                    repository=winner.repository, reference=winner.tag).update(
+        status=ImageReplicationStatus.PENDING, completed_at=None, source_region=winner.region, job=job,
+        digest=winner.digest, pushed_at=winner.timestamp, updated_at=timezone.now())
+    log.info("A push of %s:%s in %s is stamped before the winning push from %s: copying the winner back",
+             event.repository, event.tag, origin.region.name, winner.region.name)
+    return job
 
 
 def event_fan_out_delete(*, event: RegistryEvent) -> list[ReplicationJob]:

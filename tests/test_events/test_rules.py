@@ -129,12 +129,35 @@ def test_the_later_of_two_pushes_of_a_tag_wins_everywhere(geo, deployed_regions)
     assert status["digest"] == newer and {r["status"] for r in status["regions"]} == {"complete"}
 
 
-def test_a_late_event_of_an_older_push_queues_nothing(geo, deployed_regions):
-    repository = f"{geo.name}/app"
-    receive("eastus", event(repository=repository, digest="sha256:" + "b" * 64, tag="1", at=BASE_TIME + timedelta(hours=2)))
-    queued = ReplicationJob.objects.count()
+def test_a_late_event_of_an_older_push_copies_nothing_of_it_and_puts_the_winner_back_in_its_region(
+        geo, deployed_regions):
+    repository, winner = f"{geo.name}/app", "sha256:" + "b" * 64
+    receive("eastus", event(repository=repository, digest=winner, tag="1", at=BASE_TIME + timedelta(hours=2)))
+    queued = set(ReplicationJob.objects.values_list("pk", flat=True))
     receive("westus", event(repository=repository, digest="sha256:" + "c" * 64, tag="1", at=BASE_TIME + timedelta(hours=1)))
-    assert ReplicationJob.objects.count() == queued
+    (job,) = ReplicationJob.objects.exclude(pk__in=queued)
+    assert job.region.name == "westus" and job.spec["source_region"] == "eastus"
+    assert [image["digest"] for image in job.spec["images"]] == [winner]
+
+
+def test_an_older_stamped_push_that_lands_after_the_winner_is_put_right(geo, deployed_regions):
+    """A region with a slow clock: its push happens after the winner's copy reached it, but is stamped before
+    the winner. Its own tag then holds the loser, which our records (and so reconcile) cannot see."""
+    (repository, tag), winner = next(iter(push(deployed_regions["eastus"], geo, 7).items()))
+    receive("eastus", event(repository=repository, digest=winner, tag=tag, at=BASE_TIME + timedelta(hours=2)))
+    run_queued_jobs(list(ReplicationJob.objects.filter(state=JobState.QUEUED)))
+    assert digest_in(deployed_regions["westus"], repository, tag) == winner
+    loser = push(deployed_regions["westus"], geo, 8)[(repository, tag)]
+    assert loser != winner and digest_in(deployed_regions["westus"], repository, tag) == loser
+
+    receive("westus", event(repository=repository, digest=loser, tag=tag, at=BASE_TIME + timedelta(hours=1)))
+    status = image_status.image_replication_status(registry=geo, repository=repository, reference=tag)
+    assert {r["region"]: r["status"] for r in status["regions"]}["westus"] == "pending"
+    run_queued_jobs(list(ReplicationJob.objects.filter(state=JobState.QUEUED)))
+    for name in ("westus", "eastus", "canadacentral"):
+        assert digest_in(deployed_regions[name], repository, tag) == winner, name
+    status = image_status.image_replication_status(registry=geo, repository=repository, reference=tag)
+    assert status["digest"] == winner and {r["status"] for r in status["regions"]} == {"complete"}
 
 
 def test_status_api_refuses_missing_parameters_and_unknown_names(geo, api_client):
