@@ -182,7 +182,28 @@ def url_through(url: str, host: str, port: int) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-class RegionWorker:
+class ProcessGroupOwner:
+    """A process started in a session of its own (`self.popen`): stopped or killed with everything it started."""
+
+    popen: subprocess.Popen | None = None
+    stop_timeout = 10.0
+
+    def kill(self) -> None:
+        """SIGKILL to the process group: mid-task, as a crash would."""
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class RegionWorker(ProcessGroupOwner):
     """A Celery worker for one region's queue, inside the region's namespace."""
 
     def __init__(self, host: RegionHost, *, env: dict, log_path: Path, concurrency: int = 2):
@@ -207,20 +228,6 @@ class RegionWorker:
                 break
             time.sleep(0.2)
         raise RuntimeError(f"the worker of {self.host.name} did not start:\n{self.log_tail()}")
-
-    def kill(self) -> None:
-        """SIGKILL to the worker and its pool, mid-task if it is copying."""
-        if self.popen and self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
-
-    def stop(self) -> None:
-        if self.popen and self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -362,8 +369,10 @@ class HostFleet:
         self.stop()
 
 
-class ControlProcess:
+class ControlProcess(ProcessGroupOwner):
     """One process of the control plane in the root namespace (portal, beat, the portal-queue worker)."""
+
+    stop_timeout = 15.0
 
     def __init__(self, name: str, argv: list[str], *, env: dict, log_path: Path, ready: bytes | None = None,
                  ready_url: str | None = None):
@@ -395,19 +404,6 @@ class ControlProcess:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not start:\n{self.log_tail()}")
-
-    def kill(self) -> None:
-        if self.popen and self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
-
-    def stop(self) -> None:
-        if self.popen and self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
