@@ -5,17 +5,32 @@ import uuid
 import pytest
 
 from replication.choices import JobKind, JobState
+from replication.dataplane import find_free_port
+from replication.link_relay import LinkConditions, LinkRelays
 from replication.models import ImageReplication, RegistryEvent, ReplicationJob
 from replication.oci.corpus import build_corpus, push_corpus
 from replication.services import events
+from replication.services.regions import region_set_endpoint
 from tests.conftest import fleet_client, wait_for
 from tests.test_events.conftest import event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture
+def slow_eastus(deployed_regions):
+    """East US behind a 40 ms link: each request to it costs a round trip, so the batch takes seconds, not the
+    fraction of a second a quiet loopback needs (the kill must land while it runs, on any machine)."""
+    target = deployed_regions["eastus"].endpoint.removeprefix("http://").split(":")
+    link = LinkRelays("eastus", LinkConditions(delay=0.04))
+    port = find_free_port()
+    link.forward(listen=("127.0.0.1", port), target=(target[0], int(target[1])))
+    yield region_set_endpoint(name="eastus", endpoint=f"http://127.0.0.1:{port}")
+    link.close()
+
+
 def test_a_killed_workers_batch_is_finished_by_another_without_copying_twice(registry_with_replicas, deployed_regions,
-                                                                            celery_worker_process, monkeypatch):
+                                                                            celery_worker_process, slow_eastus, monkeypatch):
     # One blob at a time, so that the kill lands in the middle of the batch.
     celery_worker_process.stop()
     monkeypatch.setenv("REPLICATION_CONCURRENCY", "1")
@@ -52,7 +67,7 @@ def test_a_killed_workers_batch_is_finished_by_another_without_copying_twice(reg
     second_attempt = job.bytes_total - copied_before_the_kill
     in_flight_at_most = max(blob.size for blob in corpus.unique_blobs().values())
     assert 0 < second_attempt <= unique_bytes - copied_before_the_kill + in_flight_at_most
-    with fleet_client(deployed_regions["eastus"].endpoint, prefix=prefix) as client:
+    with fleet_client(slow_eastus.endpoint, prefix=prefix) as client:
         for (repository, tag), digest in pushed.items():
             assert client.head_manifest(repository, tag).digest == digest
     rows = ImageReplication.objects.filter(registry=registry, region__name="eastus")

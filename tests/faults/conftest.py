@@ -31,7 +31,9 @@ FAULT_REGIONS = {"westus": 0.040, "eastus": 0.040, "westeurope": 0.120}  # one-w
 HOME = "westus"
 FAULT_SECONDS = float(os.environ.get("FAULT_SECONDS", "12"))
 LEVEL_TIMEOUT = float(os.environ.get("FAULT_LEVEL_TIMEOUT", "240"))
-PREFIX, OCTET = "grft", 232  # apart from `run_fleet --hosts` (grf, 10.231.*), so both can run at once
+# Apart from `run_fleet --hosts` (grf, 10.231.*), so both can run at once; two suites at once need their own.
+PREFIX = os.environ.get("FAULT_FLEET_PREFIX", "grft")
+OCTET = int(os.environ.get("FAULT_FLEET_OCTET", "232"))
 USER = ("alice", "correct-horse")
 ACCEPT = ", ".join(["application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
                     "application/vnd.docker.distribution.manifest.list.v2+json",
