@@ -247,7 +247,8 @@ def status_api_agrees(fleet: Fleet) -> bool:
 
 
 class PortalWatch:
-    """Polls the real portal's replica list once a second while a fault happens: what an operator saw."""
+    """Polls the real portal's replica list once a second while a fault happens: what an operator saw (each
+    replica's display state, as its badge, the map and the list show it)."""
 
     def __init__(self, fleet: Fleet):
         self.fleet = fleet
@@ -264,9 +265,10 @@ class PortalWatch:
                 self.errors += 1
                 continue
             for row in body["results"] if isinstance(body, dict) else body:
+                shown = row["display_state"]  # the badge every page shows: unreachable outranks the status
                 states = self.seen.setdefault(row["region"], [])
-                if not states or states[-1] != row["status"]:
-                    states.append(row["status"])
+                if not states or states[-1] != shown:
+                    states.append(shown)
 
     def __enter__(self):
         self._thread.start()
