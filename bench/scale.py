@@ -166,6 +166,9 @@ def measure(args, directory: Path) -> None:
             times.append(seconds)
         print(f"{label:<26} | {statistics.median(times) * 1000:9.0f} | {max(times) * 1000:8.0f} | "
               f"{len(queries):7} | {response.status_code}")
+    rss_mib = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    print(f"\nmemory: this process (the Django test client serving those reads, and the engine before it) holds "
+          f"{rss_mib:.0f} MiB resident")
     database = Path(settings.DATABASES["default"]["NAME"])
     size = sum(p.stat().st_size for p in database.parent.glob(database.name + "*"))
     print(f"\ndatabase {size / 1e6:.1f} MB; {os.cpu_count()} CPUs, load average "

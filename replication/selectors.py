@@ -6,8 +6,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils import timezone
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Prefetch, QuerySet, Sum
-from django.db.models.functions import TruncHour
+from django.db.models import Count, Max, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from .choices import (
@@ -37,6 +36,7 @@ from .services import routing
 from .services.health import region_health_view, replica_display_state, unreachable_message
 from .services.access import registries_visible_to, registry_has_permission
 from .services.regions import region_availability
+from .sql import EpochHour, EpochSeconds
 
 
 def registry_list(*, user) -> QuerySet[Registry]:
@@ -273,46 +273,64 @@ def metrics_window_parse(window) -> MetricsWindow:
 
 def registry_replication_metrics(*, registry: Registry, window="24h", now: datetime | None = None
                                  ) -> ReplicationMetrics:
-    """Copies that landed in each replica's region and their lag, per hour (24h) or per 6 hours (7d).
+    """Copies that landed in each replica's region and their lag, per hour (24h) or per 6 hours (7d)."""
+    return registry_replication_metrics_windows(registry=registry, windows=[window], now=now)[0]
+
+
+def registry_replication_metrics_windows(*, registry: Registry, windows, now: datetime | None = None
+                                         ) -> list[ReplicationMetrics]:
+    """The figures of several windows (the registry page draws both) from one scan.
 
     From the recorded per-image status (ImageReplication rows completed by a copy, i.e. with a source
-    region), in two queries: the replicas, and one aggregate per region and hour folded into buckets here.
-    Buckets are aligned on UTC multiples of their width; the last one holds `now`.
+    region), in two queries whatever the windows: the replicas, and one aggregate per region and hour over
+    the widest window, folded into each window's buckets here. Buckets are aligned on UTC multiples of their
+    width; the last one holds `now`.
     """
-    window = metrics_window_parse(window)
-    hours, bucket_hours = METRICS_WINDOW_BUCKETS[window]
+    windows = [metrics_window_parse(window) for window in windows]
     now = now or timezone.now()
-    bucket = timedelta(hours=bucket_hours)
     epoch = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
-    end = epoch + ((now - epoch) // bucket + 1) * bucket
-    start = end - timedelta(hours=hours)
-    count = hours // bucket_hours
-    lag = ExpressionWrapper(F("completed_at") - F("pushed_at"), output_field=DurationField())
-    rows = (ImageReplication.objects
-            .filter(registry=registry, status=ImageReplicationStatus.COMPLETE, source_region__isnull=False,
-                    completed_at__gte=start, completed_at__lt=end)
-            .annotate(hour=TruncHour("completed_at", tzinfo=dt_timezone.utc))
-            .values("region_id", "hour")
-            .annotate(copied=Count("id"), lag_sum=Sum(lag), lag_max=Max(lag))
-            .order_by())
-    totals: dict[tuple[int, int], list] = {}  # (region id, bucket index) -> [copied, lag sum s, lag max s]
-    for row in rows:
-        index = int((row["hour"] - start) // bucket)
-        total = totals.setdefault((row["region_id"], index), [0, 0.0, 0.0])
-        total[0] += row["copied"]
-        total[1] += max(row["lag_sum"].total_seconds(), 0.0)
-        total[2] = max(total[2], row["lag_max"].total_seconds())
-    series = []
-    for replica in Replica.objects.filter(registry=registry).select_related("region").order_by("region__display_name"):
-        region_totals = [totals.get((replica.region_id, i)) for i in range(count)]
-        series.append(RegionReplicationSeries(
-            region=replica.region.name, display_name=replica.region.display_name,
-            images_copied=[t[0] if t else 0 for t in region_totals],
-            lag_seconds_mean=[round(t[1] / t[0], 3) if t else None for t in region_totals],
-            lag_seconds_max=[round(t[2], 3) if t else None for t in region_totals],
-        ))
-    return ReplicationMetrics(window=window.value, bucket_seconds=bucket_hours * 3600, start=start, end=end,
-                              buckets=[start + i * bucket for i in range(count)], regions=series)
+    spans = {}  # window -> (start, end, bucket, count)
+    for window in windows:
+        hours, bucket_hours = METRICS_WINDOW_BUCKETS[window]
+        bucket = timedelta(hours=bucket_hours)
+        end = epoch + ((now - epoch) // bucket + 1) * bucket
+        spans[window] = (end - timedelta(hours=hours), end, bucket, hours // bucket_hours)
+    lag = EpochSeconds("completed_at") - EpochSeconds("pushed_at")
+    hourly = (ImageReplication.objects
+              .filter(registry=registry, status=ImageReplicationStatus.COMPLETE, source_region__isnull=False,
+                      completed_at__gte=min(span[0] for span in spans.values()),
+                      completed_at__lt=max(span[1] for span in spans.values()))
+              .annotate(hour=EpochHour("completed_at"))
+              .values("region_id", "hour")
+              .annotate(copied=Count("id"), lag_sum=Sum(lag), lag_max=Max(lag))
+              .order_by())
+    hourly = [(row["region_id"], epoch + timedelta(hours=row["hour"]), row) for row in hourly]
+    replicas = list(Replica.objects.filter(registry=registry).select_related("region")
+                    .order_by("region__display_name"))
+    figures = []
+    for window in windows:
+        start, end, bucket, count = spans[window]
+        totals: dict[tuple[int, int], list] = {}  # (region id, bucket index) -> [copied, lag sum s, lag max s]
+        for region_id, hour, row in hourly:
+            if not start <= hour < end:
+                continue
+            total = totals.setdefault((region_id, int((hour - start) // bucket)), [0, 0.0, 0.0])
+            total[0] += row["copied"]
+            total[1] += max(row["lag_sum"], 0.0)
+            total[2] = max(total[2], row["lag_max"])
+        series = []
+        for replica in replicas:
+            region_totals = [totals.get((replica.region_id, i)) for i in range(count)]
+            series.append(RegionReplicationSeries(
+                region=replica.region.name, display_name=replica.region.display_name,
+                images_copied=[t[0] if t else 0 for t in region_totals],
+                lag_seconds_mean=[round(t[1] / t[0], 3) if t else None for t in region_totals],
+                lag_seconds_max=[round(t[2], 3) if t else None for t in region_totals],
+            ))
+        figures.append(ReplicationMetrics(window=window.value, bucket_seconds=int(bucket.total_seconds()),
+                                          start=start, end=end, buckets=[start + i * bucket for i in range(count)],
+                                          regions=series))
+    return figures
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ register = template.Library()
 
 @register.simple_tag
 def registry_replication_charts(registry) -> list[dict]:
-    """Both windows drawn at once (two grouped queries each), so switching needs no reload and no script."""
+    """Both windows drawn at once (from one scan), so switching needs no reload and no script."""
     windows = []
-    for window in MetricsWindow:
-        figures = selectors.registry_replication_metrics(registry=registry, window=window.value)
+    for window, figures in zip(MetricsWindow, selectors.registry_replication_metrics_windows(
+            registry=registry, windows=[window.value for window in MetricsWindow])):
         windows.append({
             "value": window.value, "label": window.label, "figures": figures,
             "legend": charts.legend(figures),

@@ -100,3 +100,15 @@ def test_the_api_refuses_a_bad_window_and_an_unknown_registry(api_client, contos
     assert response.json() == {"detail": "window must be one of: 24h, 7d.", "code": "invalid", "field": "window"}
     response = api_client.get("/api/v1/registries/nosuch/metrics/")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def test_both_windows_come_from_one_scan_and_match_each_window_alone(contoso):
+    for hour in range(0, 40, 3):
+        image_copied(contoso, region="eastus", reference=f"t{hour}", pushed_at=NOW - timedelta(hours=hour),
+                     lag_seconds=hour + 1)
+    with CaptureQueriesContext(connection) as queries:
+        day, week = selectors.registry_replication_metrics_windows(registry=contoso, windows=["24h", "7d"], now=NOW)
+    assert len(queries) == 2
+    assert day == selectors.registry_replication_metrics(registry=contoso, window="24h", now=NOW)
+    assert week == selectors.registry_replication_metrics(registry=contoso, window="7d", now=NOW)
+    assert sum(day.regions[0].images_copied) == 8 and sum(week.regions[0].images_copied) == 14
