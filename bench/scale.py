@@ -150,12 +150,14 @@ def measure(args, directory: Path) -> None:
     (repository, tag) = sorted(pushed)[len(pushed) // 2]
     reads = {
         "registry page": f"/registries/{registry.name}/",
+        "image matrix (live panel)": f"/registries/{registry.name}/fragments/matrix/",
         "replications (map) page": f"/registries/{registry.name}/replications/",
         "API replication-status": f"/api/v1/registries/{registry.name}/replication-status/?repository={repository}"
                                   f"&reference={tag}",
         "API registries list": "/api/v1/registries/",
         "API replicas list": f"/api/v1/registries/{registry.name}/replicas/",
         "API jobs list": f"/api/v1/registries/{registry.name}/jobs/",
+        "API metrics (24h)": f"/api/v1/registries/{registry.name}/metrics/?window=24h",
     }
     print(f"\n{'read':<26} | {'median ms':>9} | {'worst ms':>8} | {'queries':>7} | status")
     for label, url in reads.items():
