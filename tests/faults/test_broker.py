@@ -68,11 +68,14 @@ def test_broker_restarted_during_a_burst(private_broker, contoso, image_layout):
 
 
 def recovery(portal_log, worker_log, offsets) -> str:
-    """What the logs say was recovered: events the portal could not queue (Distribution sent them again), jobs
-    whose message was lost and that lost_work_recover sent again."""
-    refused = portal_log.read_bytes()[offsets[0]:].count(b"Internal Server Error: /api/v1/events/")
+    """What the logs say happened to the work of the outage: tasks the portal could not send (their rows wait for
+    the lost-work sweep), event deliveries it refused (none since dispatch logs those), jobs the sweep resent."""
+    portal = portal_log.read_bytes()[offsets[0]:]
+    unsent = portal.count(b"Broker unreachable: task")
+    refused = portal.count(b"Internal Server Error: /api/v1/events/")
     requeued = set()
     for line in worker_log.read_bytes()[offsets[1]:].decode(errors="replace").splitlines():
         if match := re.search(r"Requeued replication jobs \[([\d, ]+)\]", line):
             requeued.update(match.group(1).replace(" ", "").split(","))
-    return f"{refused} event deliveries refused while down, {len(requeued)} jobs resent by lost_work_recover"
+    return (f"{unsent} tasks unsent by the portal, {refused} event deliveries refused, "
+            f"{len(requeued)} jobs resent by lost_work_recover")
