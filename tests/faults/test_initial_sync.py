@@ -7,8 +7,8 @@ import time
 import pytest
 
 from replication.choices import ReplicaStatus
-from tests.faults.conftest import (FAULT_SECONDS, PortalWatch, contoso_create, push, settle_and_report,
-                                   wait)
+from tests.faults.conftest import (FAULT_SECONDS, PortalWatch, contoso_create, push, region_tags,
+                                   settle_and_report, wait)
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
@@ -20,9 +20,10 @@ def test_a_registry_killed_during_an_initial_sync(fault_fleet, admin_user, image
     layout, images = image_layout
     for index in range(IMAGES):
         push(fleet, layout, images[index], ["westus", "eastus"][index % 2], f"contoso/sync/img{index}:1")
-    # The pushes' copies between westus and eastus first: the sync's source must hold everything.
-    wait(lambda: all(r["status"] == ReplicaStatus.READY for r in fleet.replicas()), timeout=60,
-         message="westus and eastus ready")
+    # The pushes' copies between westus and eastus first: the sync's source (westus) must hold everything, and
+    # "level after" then measures the fault, not these copies.
+    wait(lambda: all(region_tags(fleet.regions[name].endpoint, fleet.pushed) == fleet.pushed
+                     for name in ("westus", "eastus")), timeout=120, message="westus and eastus level")
     westeurope = fleet.regions["westeurope"]
     log = westeurope.worker.log_path
     offset = log.stat().st_size
