@@ -354,6 +354,7 @@ class CopyFailureReason(models.TextChoices):
     AUTH = "auth", "A registry refused the engine's credentials (401/403)"
     NOT_FOUND = "not_found", "The source lacked the content (404)"
     THROTTLED = "throttled", "A registry asked to slow down (429)"
+    NO_SPACE = "no_space", "A registry's storage is full"
     REGISTRY_ERROR = "registry_error", "A registry failed (5xx)"
     REFUSED = "refused", "A registry refused the request (other 4xx)"
     WAITING = "waiting", "Told to wait (no source ready yet)"

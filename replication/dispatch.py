@@ -3,13 +3,18 @@
 Tasks are sent by name when the surrounding transaction commits, so no service imports
 `replication/tasks.py`, and a rolled-back request never leaves a task without its row.
 """
+import logging
+
 from celery import current_app
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from .job_specs import JobSpec, spec_dump
 from .log_context import current_request_id
 from .models import Region, Registry, Replica, ReplicationJob
 from .queues import region_queue
+
+log = logging.getLogger(__name__)
 
 # Task names (replication/tasks.py registers them under these names).
 RUN_JOB_TASK = "replication.tasks.run_replication_job"
@@ -21,7 +26,14 @@ def task_send_on_commit(name: str, *, kwargs: dict, queue: str, on_sent=None) ->
     """Send task `name` to `queue` once the current transaction commits (at once outside one)."""
 
     def send():
-        result = current_app.send_task(name, kwargs=kwargs, queue=queue)
+        try:
+            result = current_app.send_task(name, kwargs=kwargs, queue=queue)
+        except OperationalError as exc:
+            # The broker is down. The row is committed, so the request that made it succeeded: no 500 (a registry
+            # would send its events again, a user would retry what was done). The lost-work sweep
+            # (jobs/runner.py: lost_work_recover) sends the task of every row left waiting once the broker answers.
+            log.warning("Broker unreachable: task %s for %s not sent, the lost-work sweep will: %s", name, queue, exc)
+            return
         if on_sent is not None:
             on_sent(result)
 

@@ -78,6 +78,8 @@ def copy_failure_reason(exc: Exception) -> CopyFailureReason:
     if isinstance(exc, SpecError):
         return CopyFailureReason.INVALID_SPEC
     if isinstance(exc, RegistryError):
+        if exc.storage_full:
+            return CopyFailureReason.NO_SPACE
         status = exc.status_code
         if status in (401, 403):
             return CopyFailureReason.AUTH

@@ -59,6 +59,27 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _REPOSITORY_PATH = re.compile(r"^/v2/(?P<name>.+)/(?:manifests/[^/]+|blobs/uploads/[^/]*|blobs/[^/]+|tags/list)$")
 
 
+ENOSPC = 28
+STORAGE_FULL = "the registry's storage is full: no space left on device"
+
+
+def storage_full(errors: list[dict]) -> bool:
+    """Whether a registry's errors say its storage ran out of space. Distribution answers a 500 "UNKNOWN:
+    unknown error" then, the cause only in `detail`: the OS error as text ("write …: no space left on
+    device") or its filesystem driver's error as an object ({"Enclosed": {"Op": "write", "Err": 28}})."""
+    for error in errors:
+        detail = error.get("detail") if isinstance(error, dict) else None
+        if isinstance(detail, str) and "no space left on device" in detail.lower():
+            return True
+        if isinstance(detail, dict):
+            enclosed = detail.get("Enclosed")
+            if isinstance(enclosed, dict) and enclosed.get("Err") == ENOSPC:
+                return True
+            if "no space left on device" in str(detail).lower():
+                return True
+    return False
+
+
 class RegistryError(Exception):
     """A registry refused a request; `errors` holds its OCI error codes and messages."""
 
@@ -81,6 +102,10 @@ class RegistryError(Exception):
     def codes(self) -> list[str]:
         return [error.get("code", "") for error in self.errors]
 
+    @property
+    def storage_full(self) -> bool:
+        return storage_full(self.errors)
+
     @classmethod
     def from_response(cls, response: httpx.Response, action: str) -> "RegistryError":
         errors = []
@@ -92,6 +117,8 @@ class RegistryError(Exception):
             reason = "; ".join(f"{e.get('code', '?')}: {e.get('message', '')}" for e in errors)
         else:
             reason = response.reason_phrase or "no reason given"
+        if storage_full(errors):
+            reason += f" ({STORAGE_FULL})"
         return cls(
             f"{action} failed with {response.status_code}: {reason}",
             status_code=response.status_code,

@@ -51,8 +51,14 @@ def networked_services():
         pytest.fail("the fault suite needs PostgreSQL (DATABASE_URL) and Redis or RabbitMQ (CELERY_BROKER_URL)")
 
 
-def fleet_env() -> dict:
-    return {"DATABASE_URL": subprocess_database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+@pytest.fixture
+def fleet_broker_url() -> str:
+    """The broker the fleet uses: the one CELERY_BROKER_URL names; the broker cases override it with their own."""
+    return settings.CELERY_BROKER_URL
+
+
+def fleet_env(broker_url: str) -> dict:
+    return {"DATABASE_URL": subprocess_database_url(), "CELERY_BROKER_URL": broker_url,
             "REPLICATION_RECONCILE_SECONDS": os.environ.get("FAULT_RECONCILE_SECONDS", "8"),
             "REPLICATION_RETRY_BACKOFF": "0.5", "REPLICATION_STALE_SECONDS": "20", "RETRY_JITTER": "0",
             "REGION_HEALTH_INTERVAL": "3", "WEBHOOK_RETRY_BACKOFF": "0.2"}
@@ -73,12 +79,20 @@ class Fleet:
         return httpx.get(self.control.url + "/api/v1" + path, params=params, timeout=10,
                          headers={"Authorization": f"Token {self.token}"})
 
+    def api_post(self, path: str, body: dict) -> httpx.Response:
+        return httpx.post(self.control.url + "/api/v1" + path, json=body, timeout=30,
+                          headers={"Authorization": f"Token {self.token}"})
+
+    def replicas(self) -> list[dict]:
+        body = self.api("/registries/contoso/replicas/").json()
+        return body["results"] if isinstance(body, dict) else body
+
 
 @pytest.fixture
-def fault_fleet(networked_services, transactional_db, catalog, admin_user, tmp_path):
+def fault_fleet(networked_services, fleet_broker_url, transactional_db, catalog, admin_user, tmp_path):
     queues = [PORTAL_QUEUE, *(region_queue(n) for n in FAULT_REGIONS)]
     purge_broker(queues)
-    env = fleet_env()
+    env = fleet_env(fleet_broker_url)
     portal_bind = f"127.0.0.1:{find_free_port()}"
     hosts = HostFleet(FAULT_REGIONS, root=tmp_path / "regions", portal_url=f"http://{portal_bind}",
                       database_url=env["DATABASE_URL"], broker_url=env["CELERY_BROKER_URL"], prefix=PREFIX,
@@ -112,18 +126,22 @@ def contoso(fault_fleet, admin_user):
 
     Through the services, not the `registry_with_replicas` fixture: that one points the regions back at the
     session's loopback registries."""
-    registry = services.registry_create(name="contoso", sku="Premium", home_region=HOME, owner=admin_user)
-    for region in FAULT_REGIONS:
+    return contoso_create(fault_fleet, admin_user, regions=list(FAULT_REGIONS))
+
+
+def contoso_create(fleet: Fleet, owner, *, regions: list[str]) -> Fleet:
+    """contoso homed in westus with replicas in `regions` (the home among them), waited until all are ready."""
+    registry = services.registry_create(name="contoso", sku="Premium", home_region=HOME, owner=owner)
+    for region in regions:
         if region != HOME:
             services.replica_create(registry=registry, region=region)
 
     def ready():
-        body = fault_fleet.api("/registries/contoso/replicas/").json()
-        rows = body["results"] if isinstance(body, dict) else body
-        return all(r["status"] == ReplicaStatus.READY for r in rows) and len(rows) == len(FAULT_REGIONS)
+        rows = fleet.replicas()
+        return all(r["status"] == ReplicaStatus.READY for r in rows) and len(rows) == len(regions)
 
     wait(ready, timeout=float(os.environ.get("FAULT_SETUP_TIMEOUT", "180")), message="contoso's replicas ready")
-    return fault_fleet
+    return fleet
 
 
 def wait(predicate, *, timeout: float, interval: float = 0.5, message: str = "condition"):
@@ -253,6 +271,7 @@ class PortalWatch:
     def __init__(self, fleet: Fleet):
         self.fleet = fleet
         self.seen: dict[str, list[str]] = {}
+        self.messages: dict[str, list[str]] = {}  # each region's status messages while not ready, in order
         self.errors = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -260,15 +279,19 @@ class PortalWatch:
     def _run(self):
         while not self._stop.wait(1.0):
             try:
-                body = self.fleet.api("/registries/contoso/replicas/").json()
+                rows = self.fleet.replicas()
             except (httpx.HTTPError, ValueError):
                 self.errors += 1
                 continue
-            for row in body["results"] if isinstance(body, dict) else body:
+            for row in rows:
                 shown = row["display_state"]  # the badge every page shows: unreachable outranks the status
                 states = self.seen.setdefault(row["region"], [])
                 if not states or states[-1] != shown:
                     states.append(shown)
+                messages = self.messages.setdefault(row["region"], [])
+                message = row.get("display_message") or row.get("status_message")
+                if shown != ReplicaStatus.READY and message and (not messages or messages[-1] != message):
+                    messages.append(message)
 
     def __enter__(self):
         self._thread.start()

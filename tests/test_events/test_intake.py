@@ -7,13 +7,17 @@ from rest_framework.test import APIClient
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from replication.models import ImageReplication, Region, RegistryEvent
+from replication.dataplane import find_free_port
+from replication.models import ImageReplication, Region, RegistryEvent, ReplicationJob
 from replication.oci.constants import EVENTS_MEDIA_TYPE, OCI_INDEX
 from replication.services.region_secrets import (
     region_events_secret,
     region_events_secret_retire,
     region_events_secret_rotate,
 )
+
+from replication.services.events import events_drain
+from tests.faults.brokers import app_broker
 
 from .conftest import engine_event, event
 
@@ -166,3 +170,21 @@ def test_our_copies_events_that_confirm_nothing_are_acknowledged_without_a_write
     response = post(body)
     assert response.status_code == 202 and response.json() == {"recorded": 0, "duplicates": 0, "ignored": 3}
     assert not RegistryEvent.objects.exists()
+
+
+def test_an_event_arriving_while_the_broker_is_down_is_accepted_and_drained_later(geo, caplog,
+                                                                                   django_capture_on_commit_callbacks):
+    """The broker down (nothing listens on its port): the event is recorded and answered 202, not 500 (which
+    only made Distribution send it again); the lost-work sweep's events_drain fans it out once it can."""
+    down = f"redis://127.0.0.1:{find_free_port()}/0"
+    with app_broker(down), django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = post([event(repository=f"{geo.name}/app", digest=DIGEST, tag="1.0")])
+    assert response.status_code == 202 and len(callbacks) == 1
+    assert "Broker unreachable: task replication.tasks.process_registry_events" in caplog.text
+    recorded = RegistryEvent.objects.get()
+    assert recorded.processed_at is None
+    with django_capture_on_commit_callbacks(execute=False):
+        events_drain()
+    recorded.refresh_from_db()
+    assert recorded.processed_at is not None
+    assert ReplicationJob.objects.filter(registry=geo, kind="event_copy").count() == 2  # eastus, canadacentral

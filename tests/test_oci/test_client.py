@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
-from replication.dataplane import find_free_port
+from replication.choices import CopyFailureReason
+from replication.dataplane import DistributionProcess, find_free_port
+from replication.metrics import copy_failure_reason
 from replication.oci import DigestMismatchError, RegistryClient, RegistryError, digest_of
 from replication.oci.constants import OCI_CONFIG, OCI_MANIFEST
 
@@ -104,6 +108,36 @@ def test_registry_error_carries_status_and_oci_error_code(registry):
     assert caught.value.status_code == 404
     assert caught.value.codes == ["NAME_UNKNOWN"] or caught.value.codes == ["MANIFEST_UNKNOWN"]
     assert "nobody/here:1.0" in str(caught.value) and "404" in str(caught.value)
+    assert not caught.value.storage_full
+
+
+@pytest.fixture
+def full_registry(tmp_path):
+    """A registry whose storage is a 1 MiB tmpfs (root only: it mounts one)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    storage = tmp_path / "small"
+    storage.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(storage)], check=True)
+    registry = DistributionProcess("full", port=find_free_port(), storage_dir=storage / "data",
+                                   http_secret="full", log_path=tmp_path / "full.log")
+    try:
+        with registry:
+            yield registry
+    finally:
+        subprocess.run(["umount", "-l", str(storage)], check=True)
+
+
+def test_a_registry_out_of_space_is_named_so_not_an_unknown_error(full_registry):
+    client = RegistryClient(full_registry.url)
+    with pytest.raises(RegistryError) as caught:  # a streamed upload, then a small one into the full storage
+        client.push_blob("contoso/app", os.urandom(2 * 1024 * 1024))
+    assert caught.value.storage_full and caught.value.status_code == 500
+    assert "no space left on device" in str(caught.value)
+    assert copy_failure_reason(caught.value) == CopyFailureReason.NO_SPACE
+    with pytest.raises(RegistryError) as small:
+        client.push_blob("contoso/app", b"a config")
+    assert small.value.storage_full, small.value.errors
 
 
 def test_manifest_round_trip_by_tag_and_digest_then_delete(registry):
