@@ -116,6 +116,7 @@ class ScrubSpec:
 
     kind: ClassVar[JobKind] = JobKind.SCRUB
     scrub_run: int
+    trigger: str = ""  # "schedule" when beat queued it (SCRUB_INTERVAL_SECONDS); empty: someone asked for it
 
 
 JobSpec = InitialSyncSpec | ResyncSpec | EventCopySpec | EventDeleteSpec | ImportSpec | PurgeSpec | ScrubSpec

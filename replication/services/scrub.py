@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 
 SCHEDULE_TRIGGER = "schedule"
 UNFINISHED = (JobState.QUEUED, JobState.RUNNING)
-# Replicas whose content is there to check: not before their initial sync, not while they are deleted.
-SCRUBBABLE_STATUSES = (ReplicaStatus.READY, ReplicaStatus.SYNCING, ReplicaStatus.DEGRADED, ReplicaStatus.FAILED)
+# Replicas whose content is complete enough to check (not while a sync copies into them, nor while deleted).
+SCRUBBABLE_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED)
 # Regions whose copy may repair another's: only a replica known to be complete.
 SOURCE_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED)
 
@@ -59,7 +59,7 @@ def replica_scrub(*, replica: Replica, actor=None, trigger: str = "") -> ScrubRu
     """Queue a scrub of the replica's storage (a job on its region's queue); one at a time per replica."""
     if replica.status not in SCRUBBABLE_STATUSES:
         raise Conflict(f"The replica in '{replica.region.name}' is {replica.get_status_display().lower()}; "
-                       "its storage can be verified once its initial sync is done and while it is not deleted.")
+                       "its storage can be verified while it is ready (or degraded), not while a sync copies into it.")
     if not region_health_check(replica.region):
         raise Conflict(f"Region '{replica.region.name}' is not available: no data plane answers there.")
     with transaction.atomic():
@@ -69,7 +69,7 @@ def replica_scrub(*, replica: Replica, actor=None, trigger: str = "") -> ScrubRu
         if _unfinished_scrubs().filter(replica=replica).exists():
             raise Conflict(f"A scrub of the replica in '{replica.region.name}' is already queued or running.")
         run = ScrubRun.objects.create(registry=replica.registry, region=replica.region, trigger=trigger)
-        run.job = job_record(spec=ScrubSpec(scrub_run=run.pk), replica=replica)
+        run.job = job_record(spec=ScrubSpec(scrub_run=run.pk, trigger=trigger), replica=replica)
         run.save(update_fields=["job"])
         activity_record(registry=replica.registry, actor=actor, action=ActivityAction.REPLICA_SCRUB,
                         target=replica.region.name, detail={"job": run.job.pk, "scrub": run.pk})
