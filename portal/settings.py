@@ -173,7 +173,9 @@ SPECTACULAR_SETTINGS = {
     # One name for the SKU tiers, which Sku.name and the registry's sku both use; one for a job's state, which
     # the job and the job history both show.
     "ENUM_NAME_OVERRIDES": {"SkuTierEnum": "replication.choices.SkuTier",
-                            "JobStateEnum": "replication.choices.JobState"},
+                            "JobStateEnum": "replication.choices.JobState",
+                            "JobKindEnum": "replication.choices.JobKind",
+                            "ScrubFindingKindEnum": "replication.choices.ScrubFindingKind"},
 }
 
 # Celery: one queue per region ("region.<name>"), so a region's worker can run in that region.

@@ -92,6 +92,13 @@ class ScrubProblem(models.TextChoices):
     MISSING = "missing", "Missing (referenced but not stored)"
 
 
+class ScrubFindingKind(models.TextChoices):
+    """What a scrub finding is about (the engine's oci.scrub.BLOB / MANIFEST)."""
+
+    BLOB = "blob", "Blob"
+    MANIFEST = "manifest", "Manifest"
+
+
 class ScrubOutcome(models.TextChoices):
     """What became of one finding of a scrub."""
 

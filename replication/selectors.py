@@ -402,7 +402,7 @@ def job_duration_seconds(job: ReplicationJob, *, now=None) -> float | None:
 
 def replica_scrub_list(*, replica: Replica) -> QuerySet[ScrubRun]:
     return (ScrubRun.objects.filter(registry=replica.registry, region=replica.region)
-            .select_related("job", "region").order_by("-created_at", "-id"))
+            .select_related("job", "region", "registry").order_by("-created_at", "-id"))
 
 
 def registry_latest_scrubs(*, registry: Registry) -> dict[int, ScrubRun]:

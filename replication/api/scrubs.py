@@ -7,7 +7,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from .. import selectors, services
-from ..choices import JobState, RegistryPermission, ScrubOutcome, ScrubProblem
+from ..choices import JobState, RegistryPermission, ScrubFindingKind, ScrubOutcome, ScrubProblem
 from ..models import ScrubRun
 from ..services import scrub
 from .serializers import JobSerializer
@@ -15,7 +15,7 @@ from .serializers import JobSerializer
 
 class ScrubFindingSerializer(serializers.Serializer):
     digest = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["blob", "manifest"])
+    kind = serializers.ChoiceField(choices=ScrubFindingKind.choices)
     problem = serializers.ChoiceField(choices=ScrubProblem.choices)
     size = serializers.IntegerField(help_text="Of a blob, as its manifest says (0 for a manifest).")
     repositories = serializers.ListField(child=serializers.CharField())

@@ -49,7 +49,7 @@ SOURCE_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED)
 
 def scrub_run_get(*, replica: Replica, scrub_id: int) -> ScrubRun:
     try:
-        return ScrubRun.objects.select_related("job", "region").get(
+        return ScrubRun.objects.select_related("job", "region", "registry").get(
             pk=scrub_id, registry=replica.registry, region=replica.region)
     except ScrubRun.DoesNotExist:
         raise NotFound(f"The replica in '{replica.region.name}' has no scrub {scrub_id}.") from None
