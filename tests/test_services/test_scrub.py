@@ -155,3 +155,17 @@ def test_the_schedule_queues_the_longest_waiting_due_replica_one_at_a_time(regis
     with override_settings(SCRUB_INTERVAL_SECONDS=0):
         ScrubRun.objects.all().delete()
         assert scrub_due_queue() is None, "0 turns the schedule off"
+
+
+def test_old_scrub_runs_are_pruned_but_each_replicas_latest_stays(registry):
+    from replication.services.retention import history_prune
+
+    eastus = Region.objects.get(name="eastus")
+    old, older_latest = timezone.now() - timedelta(days=60), timezone.now() - timedelta(days=40)
+    gone = ScrubRun.objects.create(registry=registry, region=eastus, finished_at=old)
+    latest = ScrubRun.objects.create(registry=registry, region=eastus, finished_at=older_latest)
+    ScrubRun.objects.filter(pk=gone.pk).update(created_at=old)
+    ScrubRun.objects.filter(pk=latest.pk).update(created_at=older_latest)
+    with override_settings(RETENTION_JOBS_DAYS=30):
+        assert history_prune().scrub_runs == 1
+    assert list(ScrubRun.objects.values_list("pk", flat=True)) == [latest.pk]
