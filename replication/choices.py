@@ -412,7 +412,8 @@ JOB_KIND_TRIGGERS = {
     JobKind.PURGE: "Registry deleted",
     JobKind.SCRUB: "Verify storage",
 }
-SCRUB_SCHEDULE_TRIGGER = "Scheduled scrub"  # a scrub beat queued (SCRUB_INTERVAL_SECONDS)
+SCRUB_SCHEDULED = "schedule"  # ScrubRun.trigger and ScrubSpec.trigger of a scrub beat queued (SCRUB_INTERVAL_SECONDS)
+SCRUB_SCHEDULE_TRIGGER = "Scheduled scrub"  # ... and its trigger in words
 REPLICA_PURGE_TRIGGER = "Replica deleted"  # a purge that removes its replica row once the region is empty
 
 # The map's marker on a replica's hexagon (the fill stays RegionState.REPLICA's blue): the display state's ring,

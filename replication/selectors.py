@@ -16,6 +16,7 @@ from .choices import (
     METRICS_WINDOW_BUCKETS,
     REPLICA_PURGE_TRIGGER,
     SCRUB_SCHEDULE_TRIGGER,
+    SCRUB_SCHEDULED,
     WHOLE_REPLICA_JOB_KINDS,
     ActivityAction,
     HealthState,
@@ -384,7 +385,7 @@ def job_trigger(job: ReplicationJob) -> str:
         return ReplicationOrigin(spec["origin"]).label
     if job.kind == JobKind.PURGE and spec.get("remove_replica"):
         return REPLICA_PURGE_TRIGGER
-    if job.kind == JobKind.SCRUB and spec.get("trigger") == "schedule":
+    if job.kind == JobKind.SCRUB and spec.get("trigger") == SCRUB_SCHEDULED:
         return SCRUB_SCHEDULE_TRIGGER
     return JOB_KIND_TRIGGERS.get(job.kind, job.kind)
 

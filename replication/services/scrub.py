@@ -24,7 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import metrics
-from ..choices import ActivityAction, JobKind, JobState, RegionHealthState, ReplicaStatus, ScrubOutcome
+from ..choices import (SCRUB_SCHEDULED, ActivityAction, JobKind, JobState, RegionHealthState, ReplicaStatus,
+                       ScrubOutcome)
 from ..dispatch import job_record
 from ..exceptions import Conflict, NotFound
 from ..job_specs import ScrubSpec
@@ -39,7 +40,6 @@ from .region_clients import region_client
 
 log = logging.getLogger(__name__)
 
-SCHEDULE_TRIGGER = "schedule"
 UNFINISHED = (JobState.QUEUED, JobState.RUNNING)
 # Replicas whose content is complete enough to check (not while a sync copies into them, nor while deleted).
 SCRUBBABLE_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED)
@@ -122,7 +122,7 @@ def scrub_due_queue(*, now=None) -> ScrubRun | None:
             candidates.append((last, replica.pk, replica))
     for _, _, replica in sorted(candidates, key=lambda c: (c[0], c[1])):
         try:
-            return replica_scrub(replica=replica, trigger=SCHEDULE_TRIGGER)
+            return replica_scrub(replica=replica, trigger=SCRUB_SCHEDULED)
         except (Conflict, NotFound) as refused:  # its region is down, or someone just asked: the next one
             log.info("Scheduled scrub of %s not queued: %s", replica, refused)
     return None
