@@ -173,7 +173,9 @@ SPECTACULAR_SETTINGS = {
     # One name for the SKU tiers, which Sku.name and the registry's sku both use; one for a job's state, which
     # the job and the job history both show.
     "ENUM_NAME_OVERRIDES": {"SkuTierEnum": "replication.choices.SkuTier",
-                            "JobStateEnum": "replication.choices.JobState"},
+                            "JobStateEnum": "replication.choices.JobState",
+                            "JobKindEnum": "replication.choices.JobKind",
+                            "ScrubFindingKindEnum": "replication.choices.ScrubFindingKind"},
 }
 
 # Celery: one queue per region ("region.<name>"), so a region's worker can run in that region.
@@ -348,5 +350,12 @@ RETENTION_JOBS_DAYS = float(os.environ.get("RETENTION_JOBS_DAYS", "30"))
 RETENTION_DELIVERIES_DAYS = float(os.environ.get("RETENTION_DELIVERIES_DAYS", "30"))
 RETENTION_RECONCILE_RUNS_DAYS = float(os.environ.get("RETENTION_RECONCILE_RUNS_DAYS", "7"))
 RETENTION_INTERVAL_SECONDS = float(os.environ.get("RETENTION_INTERVAL_SECONDS", "3600"))
+# Scrub (replication/services/scrub.py): every ready replica's storage is read back and hashed every
+# SCRUB_INTERVAL_SECONDS (0: never by schedule), one at a time; beat looks for a due one every few minutes.
+SCRUB_INTERVAL_SECONDS = float(os.environ.get("SCRUB_INTERVAL_SECONDS", str(7 * 24 * 3600)))
+if SCRUB_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["scrub-replicas"] = {"task": "replication.tasks.scrub_replicas",
+                                              "schedule": min(SCRUB_INTERVAL_SECONDS, 300.0),
+                                              "options": {"queue": "portal"}}
 CELERY_BEAT_SCHEDULE["prune-history"] = {"task": "replication.tasks.prune_history",
                                          "schedule": RETENTION_INTERVAL_SECONDS, "options": {"queue": "portal"}}

@@ -28,7 +28,8 @@ class RegionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if "endpoint" in form.changed_data:
-            region_set_endpoint(name=obj.name, endpoint=obj.endpoint)  # the old endpoint's health says nothing
+            # The old endpoint's health says nothing.
+            region_set_endpoint(name=obj.name, endpoint=obj.endpoint, storage_root=obj.storage_root)
 
 
 @admin.register(RegionHealth)

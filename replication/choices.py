@@ -75,6 +75,7 @@ class JobKind(models.TextChoices):
     EVENT_DELETE = "event_delete", "Event delete"
     IMPORT = "import", "Import"
     PURGE = "purge", "Purge"
+    SCRUB = "scrub", "Scrub"
 
 
 # Jobs that copy a whole registry into a replica: only these set the replica's status.
@@ -82,6 +83,27 @@ class JobKind(models.TextChoices):
 WHOLE_REPLICA_JOB_KINDS = frozenset({JobKind.INITIAL_SYNC, JobKind.RESYNC})
 # Jobs that carry one push or delete (from an event, or from the reconcile loop) to one region.
 EVENT_JOB_KINDS = frozenset({JobKind.EVENT_COPY, JobKind.EVENT_DELETE})
+
+
+class ScrubProblem(models.TextChoices):
+    """What a scrub found wrong with one blob or manifest of a region."""
+
+    CORRUPT = "corrupt", "Corrupted (its bytes do not hash to its digest)"
+    MISSING = "missing", "Missing (referenced but not stored)"
+
+
+class ScrubFindingKind(models.TextChoices):
+    """What a scrub finding is about (the engine's oci.scrub.BLOB / MANIFEST)."""
+
+    BLOB = "blob", "Blob"
+    MANIFEST = "manifest", "Manifest"
+
+
+class ScrubOutcome(models.TextChoices):
+    """What became of one finding of a scrub."""
+
+    REPAIRED = "repaired", "Repaired"
+    UNRECOVERABLE = "unrecoverable", "Unrecoverable"
 
 
 class ReplicationOrigin(models.TextChoices):
@@ -245,6 +267,7 @@ class ActivityAction(models.TextChoices):
     REPLICA_DELETE = "replica.delete", "Replica deleted"
     REPLICA_RESYNC = "replica.resync", "Replica sync queued"
     REPLICA_ROUTING = "replica.routing", "Replica routing switched"
+    REPLICA_SCRUB = "replica.scrub", "Replica storage scrub queued"
     WEBHOOK_CREATE = "webhook.create", "Webhook created"
     WEBHOOK_UPDATE = "webhook.update", "Webhook changed"
     WEBHOOK_DELETE = "webhook.delete", "Webhook deleted"
@@ -388,7 +411,10 @@ JOB_KIND_TRIGGERS = {
     JobKind.EVENT_DELETE: ReplicationOrigin.EVENT.label,
     JobKind.IMPORT: "Image import",
     JobKind.PURGE: "Registry deleted",
+    JobKind.SCRUB: "Verify storage",
 }
+SCRUB_SCHEDULED = "schedule"  # ScrubRun.trigger and ScrubSpec.trigger of a scrub beat queued (SCRUB_INTERVAL_SECONDS)
+SCRUB_SCHEDULE_TRIGGER = "Scheduled scrub"  # ... and its trigger in words
 REPLICA_PURGE_TRIGGER = "Replica deleted"  # a purge that removes its replica row once the region is empty
 
 # The map's marker on a replica's hexagon (the fill stays RegionState.REPLICA's blue): the display state's ring,

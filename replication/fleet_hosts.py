@@ -349,7 +349,7 @@ class HostFleet:
         registry.start(timeout=30)
         region = FleetRegion(host, link, registry, RegionWorker(host, env=env, log_path=region_dir / "worker.log",
                                                                 concurrency=self.worker_concurrency))
-        region_set_endpoint(name=name, endpoint=region.endpoint)
+        region_set_endpoint(name=name, endpoint=region.endpoint, storage_root=registry.storage_dir)
         region.worker.start()
         return region
 

@@ -109,7 +109,17 @@ class PurgeSpec:
     remove_replica: bool = False  # delete the replica row once its region is empty
 
 
-JobSpec = InitialSyncSpec | ResyncSpec | EventCopySpec | EventDeleteSpec | ImportSpec | PurgeSpec
+@dataclasses.dataclass(frozen=True)
+class ScrubSpec:
+    """Read and hash every blob and manifest the replica's images need in the job's region; repair what fails
+    from a region whose copy verifies. The findings go to its ScrubRun."""
+
+    kind: ClassVar[JobKind] = JobKind.SCRUB
+    scrub_run: int
+    trigger: str = ""  # "schedule" when beat queued it (SCRUB_INTERVAL_SECONDS); empty: someone asked for it
+
+
+JobSpec = InitialSyncSpec | ResyncSpec | EventCopySpec | EventDeleteSpec | ImportSpec | PurgeSpec | ScrubSpec
 SPEC_TYPES: dict[JobKind, type] = {spec.kind: spec for spec in typing.get_args(JobSpec)}
 
 

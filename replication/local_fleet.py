@@ -55,7 +55,7 @@ class LocalFleet:
         try:
             for process in self.processes:
                 process.start()
-                region_set_endpoint(name=process.name, endpoint=process.url)
+                region_set_endpoint(name=process.name, endpoint=process.url, storage_root=process.storage_dir)
         except BaseException:
             self.stop()
             raise

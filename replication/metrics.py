@@ -51,6 +51,10 @@ webhook_deliveries = Counter(
     "georegistry_webhook_deliveries_total",
     "Webhook delivery attempts, per webhook region and outcome (succeeded, retrying, failed).",
     ["region", "outcome"])
+scrub_corrupt_blobs = Counter(
+    "georegistry_scrub_corrupt_blobs_total",
+    "Blobs and manifests a scrub found corrupted (bytes not hashing to their digest) or missing, per region.",
+    ["region"])
 
 
 def multiproc_dir_prepare(path: Path) -> Path:

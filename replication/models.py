@@ -33,6 +33,10 @@ class Region(models.Model):
     # Base URL of the region's data endpoint (`run_data_endpoint`), where the global endpoint sends blob
     # downloads with a signed URL; blank: the global endpoint relays that region's blobs itself.
     data_endpoint = models.URLField(blank=True)
+    # Root folder of the region's Distribution storage (filesystem driver) as the region's own worker sees
+    # it; blank: not reachable. Distribution never replaces a stored blob's bytes through its API (an upload
+    # of a digest it stores is accepted and dropped), so a scrub repairs a corrupted blob only with it.
+    storage_root = models.CharField(max_length=500, blank=True, default="", db_default="")
     enabled = models.BooleanField(default=True)
 
     class Meta:
@@ -363,6 +367,37 @@ class ReconcileRun(models.Model):
 
     def __str__(self):
         return f"reconcile {self.registry_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ScrubRun(models.Model):
+    """One scrub of a replica's storage: every blob and manifest its images need there, read and hashed.
+
+    Its job (kind scrub) carries state and progress; the run keeps the counts and the findings.
+    """
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="scrub_runs")
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="scrub_runs")
+    job = models.OneToOneField(ReplicationJob, null=True, on_delete=models.SET_NULL, related_name="scrub_run")
+    trigger = models.CharField(max_length=40, blank=True)  # "" someone asked; "schedule": beat
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    manifests_checked = models.PositiveIntegerField(default=0)
+    blobs_checked = models.PositiveIntegerField(default=0)
+    bytes_checked = models.BigIntegerField(default=0)
+    corrupt_found = models.PositiveIntegerField(default=0)  # corrupted or missing blobs and manifests
+    repaired = models.PositiveIntegerField(default=0)
+    unrecoverable = models.PositiveIntegerField(default=0)
+    # [{"digest", "kind": blob|manifest, "problem": ScrubProblem, "size", "repositories", "outcome": ScrubOutcome,
+    #   "source_region", "detail"}]
+    findings = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["registry", "region", "-created_at"])]
+
+    def __str__(self):
+        return f"scrub {self.pk} {self.registry_id}@{self.region_id}"
 
 
 # Access control

@@ -195,6 +195,7 @@ class RegistryJobListView(RegistryPageView):
         for job in page.object_list:
             job.trigger = selectors.job_trigger(job)
             job.duration_seconds = selectors.job_duration_seconds(job)
+            job.scrub_summary = selectors.job_scrub_summary(job)
         query = request.GET.copy()
         query.pop("page", None)
         return render(request, "replication/registry_jobs.html", {

@@ -14,6 +14,8 @@ from .choices import (
     JOB_KIND_TRIGGERS,
     METRICS_WINDOW_BUCKETS,
     REPLICA_PURGE_TRIGGER,
+    SCRUB_SCHEDULE_TRIGGER,
+    SCRUB_SCHEDULED,
     WHOLE_REPLICA_JOB_KINDS,
     ActivityAction,
     HealthState,
@@ -28,9 +30,12 @@ from .choices import (
     ReplicaStatus,
     ReplicationOrigin,
     RoutingDecision,
+    ScrubOutcome,
+    ScrubProblem,
 )
 from .exceptions import InvalidInput
-from .models import ActivityRecord, ImageReplication, Region, Registry, Replica, ReplicationJob, RoutingCounter
+from .models import (ActivityRecord, ImageReplication, Region, Registry, Replica, ReplicationJob, RoutingCounter,
+                     ScrubRun)
 from .pricing import monthly_cost
 from .services import routing
 from .services.health import region_health_view, replica_display_state, unreachable_message
@@ -66,6 +71,10 @@ def replica_list(*, registry: Registry) -> list[Replica]:
         replica.latest_job = jobs[0] if jobs else None
         replica.display = replica_display_state(replica)
         replica.last_failure = replica_last_failure(replica, jobs=jobs)
+    scrubs = registry_latest_scrubs(registry=registry)
+    for replica in replicas:
+        replica.latest_scrub = scrubs.get(replica.region_id)
+        replica.scrub_summary = scrub_summary(replica.latest_scrub) if replica.latest_scrub else ""
     return replicas
 
 
@@ -363,7 +372,8 @@ def registry_job_list(*, registry: Registry, region: str | None = None, state: s
                       kind: str | None = None) -> QuerySet[ReplicationJob]:
     """The registry's jobs, newest first, optionally of one region, state and kind; an unknown filter value
     is InvalidInput naming the values there are (the page and the API give the same answer)."""
-    jobs = ReplicationJob.objects.filter(registry=registry).select_related("region").order_by("-created_at", "-id")
+    jobs = (ReplicationJob.objects.filter(registry=registry).select_related("region", "scrub_run")
+            .order_by("-created_at", "-id"))
     if region:
         if not Region.objects.filter(name=region).exists():
             raise InvalidInput(f"Region '{region}' does not exist.", field="region")
@@ -393,6 +403,8 @@ def job_trigger(job: ReplicationJob) -> str:
         return ReplicationOrigin(spec["origin"]).label
     if job.kind == JobKind.PURGE and spec.get("remove_replica"):
         return REPLICA_PURGE_TRIGGER
+    if job.kind == JobKind.SCRUB and spec.get("trigger") == SCRUB_SCHEDULED:
+        return SCRUB_SCHEDULE_TRIGGER
     return JOB_KIND_TRIGGERS.get(job.kind, job.kind)
 
 
@@ -402,6 +414,56 @@ def job_duration_seconds(job: ReplicationJob, *, now=None) -> float | None:
         return None
     end = job.finished_at or now or timezone.now()
     return max(0.0, (end - job.started_at).total_seconds())
+
+
+# Scrubs: what the replica rows, the job history and GET .../replicas/{region}/scrubs/ say
+
+
+def replica_scrub_list(*, replica: Replica) -> QuerySet[ScrubRun]:
+    return (ScrubRun.objects.filter(registry=replica.registry, region=replica.region)
+            .select_related("job", "region", "registry").order_by("-created_at", "-id"))
+
+
+def registry_latest_scrubs(*, registry: Registry) -> dict[int, ScrubRun]:
+    """{region id: the latest scrub run there} for the registry's replica rows."""
+    latest = {}
+    for run in ScrubRun.objects.filter(registry=registry).select_related("job").order_by("region_id", "-created_at",
+                                                                                        "-id"):
+        latest.setdefault(run.region_id, run)
+    return latest
+
+
+def scrub_summary(run: ScrubRun) -> str:
+    """One line: "Scrub: 42 blobs checked, 1 corrupted, repaired from westus" (or queued, running, failed)."""
+    job = run.job
+    if job is not None and job.state == JobState.QUEUED:
+        return "Scrub queued, waiting for the region's worker…"
+    if job is not None and job.state == JobState.RUNNING:
+        return f"Scrub running: {job.blobs_done} of {job.blobs_total} blobs checked"
+    if run.error or (job is not None and job.state in (JobState.FAILED, JobState.CANCELED)):
+        return f"Scrub {'failed' if not job or job.state == JobState.FAILED else 'canceled'}: " + (
+            run.error or (job.error if job else ""))
+    parts = [f"{run.blobs_checked} blob{'s' if run.blobs_checked != 1 else ''} checked"]
+    if not run.findings:
+        return f"Scrub: {parts[0]}, none corrupted"
+    problems = {}
+    for finding in run.findings:
+        problems[finding["problem"]] = problems.get(finding["problem"], 0) + 1
+    words = {ScrubProblem.CORRUPT: "corrupted", ScrubProblem.MISSING: "missing"}
+    parts += [f"{count} {words[ScrubProblem(problem)]}" for problem, count in sorted(problems.items())]
+    sources = sorted({f["source_region"] for f in run.findings if f["outcome"] == ScrubOutcome.REPAIRED})
+    if run.repaired:
+        repaired = "repaired" if run.repaired == len(run.findings) else f"{run.repaired} repaired"
+        parts.append(f"{repaired} from {', '.join(sources)}")
+    if run.unrecoverable:
+        parts.append(f"{run.unrecoverable} unrecoverable")
+    return "Scrub: " + ", ".join(parts)
+
+
+def job_scrub_summary(job: ReplicationJob) -> str:
+    """A scrub job's run in one line (the job history); empty for other kinds."""
+    run = getattr(job, "scrub_run", None) if job.kind == JobKind.SCRUB else None
+    return scrub_summary(run) if run is not None else ""
 
 
 # Registry delete: what the confirmation page names

@@ -4,7 +4,7 @@ from celery.signals import worker_ready
 
 from .jobs import runner
 from .retry import retry_policy
-from .services import events, image_status, reconcile, retention, self_repair, webhooks
+from .services import events, image_status, reconcile, retention, scrub, self_repair, webhooks
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, name="replication.tasks.run_replication_job")
@@ -62,3 +62,9 @@ def probe_region_health():
 def prune_history():
     """Retention: prune old events, jobs, deliveries and reconcile runs; beat sends it every RETENTION_INTERVAL_SECONDS."""
     retention.history_prune()
+
+
+@shared_task(name="replication.tasks.scrub_replicas")
+def scrub_replicas():
+    """Queue the scrub of one replica that is due (SCRUB_INTERVAL_SECONDS); beat sends it every few minutes."""
+    scrub.scrub_due_queue()

@@ -20,6 +20,8 @@ urlpatterns = [
          name="replica-delete"),
     path("registries/<str:name>/replications/<str:region>/sync/", views.ReplicaSyncView.as_view(),
          name="replica-sync"),
+    path("registries/<str:name>/replications/<str:region>/scrub/", views.ReplicaScrubView.as_view(),
+         name="replica-scrub"),
     path("registries/<str:name>/replications/<str:region>/routing/", views.ReplicaRoutingView.as_view(),
          name="replica-routing"),
     # Health and self-repair (issue 11)

@@ -25,7 +25,7 @@ from .maps import MapRegion, popup_digest, region_map_entry, render_region_map
 from .models import Region, Registry, Sku
 from .pricing import monthly_cost
 from .readiness import readiness
-from .services import access
+from .services import access, scrub
 from .services.image_status import registry_image_matrix
 
 ACTIVITY_ON_PAGE = 20  # the overview's panel; the API serves up to 500
@@ -263,6 +263,16 @@ class ReplicaSyncView(RegistryActionView):
         replica = services.replica_get(registry=registry, region=region)
         services.replica_resync(replica=replica, actor=request.user)
         return f"A full sync of {replica.region.display_name} is queued."
+
+
+class ReplicaScrubView(RegistryActionView):
+    required_permission = RegistryPermission.ADMINISTER  # owners: it reads every byte of the region's storage
+
+    def perform(self, request, registry, region):
+        replica = services.replica_get(registry=registry, region=region)
+        scrub.replica_scrub(replica=replica, actor=request.user)
+        return (f"A scrub of {replica.region.display_name} is queued: every blob there is read and checked "
+                "against its digest, and a corrupted one is copied again from a region whose copy verifies.")
 
 
 class ReplicaRoutingView(RegistryActionView):

@@ -117,7 +117,7 @@ def deployed_regions(catalog, region_registries):
 
     regions = {}
     for name, process in region_registries.items():
-        regions[name] = region_set_endpoint(name=name, endpoint=process.url)
+        regions[name] = region_set_endpoint(name=name, endpoint=process.url, storage_root=process.storage_dir)
     return regions
 
 

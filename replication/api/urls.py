@@ -1,6 +1,6 @@
 from django.urls import path
 from . import events as continuous_replication
-from . import access, activity, imports, jobs, views, webhooks
+from . import access, activity, imports, jobs, scrubs, views, webhooks
 from .replication_metrics import RegistryMetricsView
 from .auth import AuthTokenView
 
@@ -16,6 +16,10 @@ urlpatterns = [
     path("registries/<str:name>/replicas/", views.ReplicaListView.as_view(), name="replica-list"),
     path("registries/<str:name>/replicas/<str:region>/", views.ReplicaDetailView.as_view(), name="replica-detail"),
     path("registries/<str:name>/replicas/<str:region>/sync/", views.ReplicaSyncView.as_view(), name="replica-sync"),
+    path("registries/<str:name>/replicas/<str:region>/scrubs/", scrubs.ReplicaScrubListView.as_view(),
+         name="replica-scrub-list"),
+    path("registries/<str:name>/replicas/<str:region>/scrubs/<int:pk>/", scrubs.ReplicaScrubDetailView.as_view(),
+         name="replica-scrub-detail"),
     path("registries/<str:name>/endpoints/", views.RegistryEndpointsView.as_view(), name="registry-endpoints"),
     path("registries/<str:name>/import/", imports.ImportView.as_view(), name="registry-import"),
     path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job-detail"),

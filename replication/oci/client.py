@@ -324,6 +324,17 @@ class RegistryClient:
             return None
         return Descriptor(digest, _media_type(response), int(response.headers.get("Content-Length", 0)))
 
+    def delete_blob(self, repository: str, digest: str) -> bool:
+        """Unlink a blob from a repository (Distribution keeps its stored bytes until garbage collection);
+        False if the repository did not have it."""
+        response = self._request(
+            "DELETE",
+            self._url(f"/v2/{repository}/blobs/{digest}"),
+            expected=(202, 200, 204, 404),
+            action=f"DELETE blob {repository}@{digest}",
+        )
+        return response.status_code != 404
+
     def blob_exists(self, repository: str, digest: str) -> bool:
         return self.head_blob(repository, digest) is not None
 

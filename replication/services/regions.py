@@ -23,13 +23,16 @@ def region_availability(regions) -> dict[int, bool]:
     return {r.pk: r.pk in up for r in regions}
 
 
-def region_set_endpoint(*, name: str, endpoint: str) -> Region:
+def region_set_endpoint(*, name: str, endpoint: str, storage_root: str = "") -> Region:
     """Record the region's endpoint (giving it an events secret if it has none) and probe it at once,
-    so it shows available without waiting for beat."""
+    so it shows available without waiting for beat. storage_root: the registry's storage folder as the
+    region's worker sees it, when it can (lets a scrub repair corrupted blobs); blank: unknown."""
     region = region_get(name=name)
+    storage_root = str(storage_root)
     with transaction.atomic():
-        Region.objects.filter(pk=region.pk).update(endpoint=endpoint)
+        Region.objects.filter(pk=region.pk).update(endpoint=endpoint, storage_root=storage_root)
         region.endpoint = endpoint
+        region.storage_root = storage_root
         region_health_reset(region=region)
         region_events_secret(region=region)
     region_health_check(region)

@@ -7,7 +7,9 @@ Kept whatever their age:
 - jobs not finished, jobs an image's status row points at (the page tells a copy from an initial sync by it), and
   each replica's first successful full sync (its initial sync time);
 - webhook deliveries still pending;
-- the latest reconcile run of each registry.
+- the latest reconcile run of each registry;
+- the latest scrub run of each replica (its row shows it; the schedule dates the next one from it) and unfinished
+  ones (scrub runs go with RETENTION_JOBS_DAYS).
 
 Rows go in chunks, each chunk its own short transaction (SQLite has one writer: the intake keeps answering).
 `history_prune` is the periodic task's body (beat: every RETENTION_INTERVAL_SECONDS).
@@ -21,7 +23,7 @@ from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from ..choices import WHOLE_REPLICA_JOB_KINDS, JobState, RegistryEventAction, WebhookDeliveryState
-from ..models import ImageReplication, ReconcileRun, RegistryEvent, ReplicationJob, WebhookDelivery
+from ..models import ImageReplication, ReconcileRun, RegistryEvent, ReplicationJob, ScrubRun, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class PruneResult:
     jobs: int = 0
     deliveries: int = 0
     reconcile_runs: int = 0
+    scrub_runs: int = 0
 
 
 def _cutoff(days: float):
@@ -98,6 +101,12 @@ def prunable_reconcile_runs(cutoff):
     return ReconcileRun.objects.filter(started_at__lt=cutoff).filter(Exists(later))
 
 
+def prunable_scrub_runs(cutoff):
+    later = ScrubRun.objects.filter(registry_id=OuterRef("registry_id"), region_id=OuterRef("region_id"),
+                                    created_at__gt=OuterRef("created_at"))
+    return ScrubRun.objects.filter(created_at__lt=cutoff, finished_at__isnull=False).filter(Exists(later))
+
+
 def history_prune() -> PruneResult:
     """Delete what the retention settings let go (each kind kept forever when its setting is 0)."""
     result = PruneResult()
@@ -105,6 +114,7 @@ def history_prune() -> PruneResult:
         result.events = _delete_in_chunks(prunable_events(cutoff))
     if cutoff := _cutoff(settings.RETENTION_JOBS_DAYS):
         result.jobs = _delete_in_chunks(prunable_jobs(cutoff))
+        result.scrub_runs = _delete_in_chunks(prunable_scrub_runs(cutoff))
     if cutoff := _cutoff(settings.RETENTION_DELIVERIES_DAYS):
         result.deliveries = _delete_in_chunks(prunable_deliveries(cutoff))
     if cutoff := _cutoff(settings.RETENTION_RECONCILE_RUNS_DAYS):

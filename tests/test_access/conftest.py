@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 from replication import services
 from replication.choices import RegistryRole
 from replication.choices import WebhookDeliveryState
-from replication.models import Registry, RegistryToken, ReplicationJob, RoleAssignment, Webhook, WebhookDelivery
+from replication.models import (Region, Registry, RegistryToken, ReplicationJob, RoleAssignment, ScrubRun, Webhook,
+                                WebhookDelivery)
 from replication.services import access
 from replication.services.webhooks import webhook_create, webhook_ping
 
@@ -25,6 +26,7 @@ class Contoso:
     assignment: RoleAssignment
     token: RegistryToken
     delivery: WebhookDelivery  # a finished ping, which "Redeliver" could send again
+    scrub: ScrubRun | None = None  # a finished scrub of the eastus replica
 
 
 @pytest.fixture(autouse=True)
@@ -80,8 +82,9 @@ def contoso(deployed_regions, owner, puller, contributor):
                                                     scope=[{"repository": "apps/*", "actions": ["pull"]}])
     delivery = webhook_ping(webhook=webhook)  # never committed: no task sent
     WebhookDelivery.objects.filter(pk=delivery.pk).update(state=WebhookDeliveryState.FAILED)
+    scrub = ScrubRun.objects.create(registry=registry, region=Region.objects.get(name="eastus"))
     return Contoso(registry=registry, job=job, webhook=webhook, assignment=assignment, token=token,
-                   delivery=delivery)
+                   delivery=delivery, scrub=scrub)
 
 
 def database_snapshot() -> dict[str, str]:

@@ -58,7 +58,8 @@ def api_operations() -> list[tuple[str, str]]:
 def api_url(template: str, contoso) -> str:
     values = {"name": contoso.registry.name, "region": "eastus", "webhook": contoso.webhook.name,
               "token": contoso.token.name, "delivery": contoso.delivery.pk,
-              "id": contoso.job.pk if template.startswith("/api/v1/jobs/") else contoso.assignment.pk}
+              "id": (contoso.job.pk if template.startswith("/api/v1/jobs/") else contoso.scrub.pk if "/scrubs/" in template
+                     else contoso.assignment.pk)}
     return re.sub(r"\{(\w+)\}", lambda match: str(values[match.group(1)]), template)
 
 

@@ -54,7 +54,7 @@ def test_jobs_list_filters_by_region_state_and_kind(api_client, contoso):
     ("state=stuck", "state", "State 'stuck' does not exist; choose one of: queued, running, succeeded, failed, canceled."),
     ("region=atlantis", "region", "Region 'atlantis' does not exist."),
     ("kind=copy", "kind", "Kind 'copy' does not exist; choose one of: initial, resync, event_copy, event_delete, "
-                          "import, purge."),
+                          "import, purge, scrub."),
 ])
 def test_jobs_list_refuses_unknown_filters_with_400(api_client, contoso, query, field, detail):
     response = api_client.get(f"{JOBS}?{query}")

@@ -107,7 +107,8 @@ def test_old_deliveries_and_reconcile_runs_go_but_pending_ones_and_the_latest_ru
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {waiting, fresh}
     assert {sent, failed}.isdisjoint(WebhookDelivery.objects.values_list("pk", flat=True))
     assert list(ReconcileRun.objects.values_list("pk", flat=True)) == [runs[-1]]
-    assert vars(retention.history_prune()) == {"events": 0, "jobs": 0, "deliveries": 0, "reconcile_runs": 0}
+    assert vars(retention.history_prune()) == {"events": 0, "jobs": 0, "deliveries": 0, "reconcile_runs": 0,
+                                               "scrub_runs": 0}
 
 
 def test_zero_keeps_everything_and_beat_runs_the_task(geo, settings):
