@@ -15,7 +15,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -185,9 +185,29 @@ def events_record(*, region_name: str, body) -> IntakeResult:
         # job records itself: the next fan-out run takes them along (or the lost-work sweep, events_drain), so a
         # burst's copies do not queue a task each behind the pushes.
         if new_ids:
-            task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE)
+            transaction.on_commit(lambda: fan_out_request(event_ids=new_ids))
     _count_received(region, counted)  # committed
     return result
+
+
+# A pending user event received this recently has a fan-out run due; an older one may be one whose run failed and
+# waits for its retry, which must not hold back new events.
+FAN_OUT_COALESCE_SECONDS = 10
+
+
+def fan_out_request(*, event_ids: list[int]) -> None:
+    """Queue a fan-out run for these committed events, unless one is already due for another pending event.
+
+    A run loops until it finds nothing pending (events_process), and this check runs after our commit: either
+    the other event's claim starts after it and sees ours, or it was taken by a run that has not committed yet
+    and then looks again. So a burst queues a few runs instead of one per notification, and the registry, which
+    waits for this answer, waits for a read instead of a broker round trip.
+    """
+    recent = timezone.now() - timedelta(seconds=FAN_OUT_COALESCE_SECONDS)
+    due = RegistryEvent.objects.filter(processed_at__isnull=True, from_replication=False,
+                                       received_at__gte=recent).exclude(pk__in=event_ids)
+    if not due.exists():
+        task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": event_ids}, queue=PORTAL_QUEUE)
 
 
 def _confirms_a_pending_copy(event: ParsedEvent, *, region: Region, registry: Registry) -> bool:
@@ -215,31 +235,39 @@ COPY_JOB_MAX_IMAGES = 100
 def events_process(*, event_ids: list[int]) -> None:
     """Act on recorded events, oldest first; each once, even if the task runs twice.
 
-    A run takes `event_ids` and every other event still pending (one task per notification: under
-    a burst most runs find their events already done), so the pushes of one registry into one region
-    become one copy job per other replica instead of one per push. All in one transaction: a failure
-    un-claims them all, then each is tried on its own so that one bad event holds back only itself.
+    A run takes `event_ids` and every other event still pending, and looks again until none is left (or another
+    run took them), so the pushes of one registry into one region become one copy job per other replica instead
+    of one per push, and the intake need not queue a run per notification (fan_out_request). Each batch is one
+    transaction: a failure un-claims it, then each event is tried on its own so that one bad event holds back only
+    itself; the first failure is raised once nothing else is left (the task retries).
     """
-    pending = RegistryEvent.objects.filter(processed_at__isnull=True)
-    candidates = list(pending.filter(pk__in=event_ids).values_list("pk", flat=True))
-    candidates += [pk for pk in pending.exclude(pk__in=candidates).order_by("timestamp", "id")
-                   .values_list("pk", flat=True)[:FAN_OUT_BATCH_MAX_EVENTS]]
-    if not candidates:
-        return
-    try:
-        _events_fan_out(candidates)
-    except Exception:
-        if len(candidates) == 1:
-            raise
-        log.exception("Fan-out of %d events failed; acting on each alone", len(candidates))
-        failure = None
-        for pk in candidates:
-            try:
-                _events_fan_out([pk])
-            except Exception as exc:  # noqa: BLE001 - the task retries with the first one
-                failure = failure or exc
-        if failure is not None:
-            raise failure
+    failed: set[int] = set()
+    failure = None
+    wanted = list(event_ids)
+    while True:
+        pending = RegistryEvent.objects.filter(processed_at__isnull=True).exclude(pk__in=failed)
+        candidates = list(pending.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else []
+        candidates += [pk for pk in pending.exclude(pk__in=candidates).order_by("timestamp", "id")
+                       .values_list("pk", flat=True)[:FAN_OUT_BATCH_MAX_EVENTS]]
+        wanted = []
+        if not candidates:
+            break
+        try:
+            claimed = _events_fan_out(candidates)
+        except Exception as exc:
+            if len(candidates) > 1:
+                log.exception("Fan-out of %d events failed; acting on each alone", len(candidates))
+            claimed = 0
+            for pk in candidates:
+                try:
+                    claimed += _events_fan_out([pk])
+                except Exception as exc_alone:  # noqa: BLE001 - raised below, once the others are done
+                    failed.add(pk)
+                    failure = failure or (exc if len(candidates) == 1 else exc_alone)
+        if not claimed and not failed.issuperset(candidates):
+            break  # another run claimed them: it looks again itself
+    if failure is not None:
+        raise failure
 
 
 def events_drain() -> None:
@@ -247,12 +275,13 @@ def events_drain() -> None:
     events_process(event_ids=[])
 
 
-def _events_fan_out(event_ids: list[int]) -> None:
+def _events_fan_out(event_ids: list[int]) -> int:
+    """Claim and act on those of event_ids still pending; how many this run claimed."""
     claim = uuid.uuid4().hex
     counted = []
     with transaction.atomic():
         # The conditional UPDATE is the claim: another run (a duplicate task, a drain) gets none of these.
-        RegistryEvent.objects.filter(pk__in=event_ids, processed_at__isnull=True).update(
+        claimed_count = RegistryEvent.objects.filter(pk__in=event_ids, processed_at__isnull=True).update(
             processed_at=timezone.now(), fan_out_claim=claim)
         claimed = RegistryEvent.objects.filter(fan_out_claim=claim).select_related(
             "registry__home_region", "region").order_by("timestamp", "id")
@@ -279,6 +308,7 @@ def _events_fan_out(event_ids: list[int]) -> None:
         flush()
     for event, jobs in counted:  # committed
         _count_fan_out(event, jobs)
+    return claimed_count
 
 
 def _count_fan_out(event: RegistryEvent, jobs: list[ReplicationJob]) -> None:
