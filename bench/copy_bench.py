@@ -91,6 +91,11 @@ class Row:
         return statistics.median(values) if values else None
 
     @property
+    def source_cpu(self) -> float | None:
+        values = [t.source_cpu for t in self.trials if t.source_cpu is not None]
+        return statistics.median(values) if values else None
+
+    @property
     def peak_rss(self) -> int | None:
         values = [t.peak_rss for t in self.trials if t.peak_rss is not None]
         return max(values) if values else None
@@ -290,6 +295,8 @@ class Bench:
             for tool in order:
                 target = self.start_registry(f"{size}-{tool}")
                 target_process = psutil.Process(target._process.pid)
+                source_process = psutil.Process(source._process.pid)
+                source_before = sum(source_process.cpu_times()[:2])
                 try:
                     if tool == "skopeo":
                         trial = self.skopeo(source, target, repositories, prefix)
@@ -308,13 +315,14 @@ class Bench:
                         trial = self.portal.replicate(target.url)
                     times = target_process.cpu_times()
                     trial.target_cpu = times.user + times.system
+                    trial.source_cpu = sum(source_process.cpu_times()[:2]) - source_before
                     check_target(target.url, expected, prefix, tool)
                 finally:
                     self.discard(target)
                 rows[tool].trials.append(trial)
                 rss = f", peak RSS {trial.peak_rss / MiB:.0f} MiB" if trial.peak_rss else ""
                 rss += f", CPU {trial.cpu:.1f} s" if trial.cpu is not None else ""
-                rss += f", target registry CPU {trial.target_cpu:.1f} s"
+                rss += f", target registry CPU {trial.target_cpu:.1f} s, source registry CPU {trial.source_cpu:.1f} s"
                 self.say(f"[{size}] run {round_ + 1}/{self.args.runs} {TOOL_LABELS[tool]}: {trial.seconds:.2f} s "
                          f"({mbytes / trial.seconds:.0f} MB/s{rss}); every digest verified")
         return list(rows.values())
@@ -359,7 +367,8 @@ class Bench:
 
 
 def format_table(rows: list[Row], *, runs: int, concurrency: int) -> str:
-    header = ["size", "unique MB", "tool", "median s", "MB/s", "peak RSS MiB", "CPU s", "target CPU s", "ratio"]
+    header = ["size", "unique MB", "tool", "median s", "MB/s", "peak RSS MiB", "CPU s", "target CPU s", "source CPU s",
+              "ratio"]
     lines = []
     for row in rows:
         same_size = {r.tool: r for r in rows if r.size == row.size}
@@ -377,15 +386,17 @@ def format_table(rows: list[Row], *, runs: int, concurrency: int) -> str:
         rss = f"{row.peak_rss / MiB:.0f}" if row.peak_rss else "-"
         cpu = f"{row.cpu:.1f}" if row.cpu is not None else "-"
         target_cpu = f"{row.target_cpu:.1f}" if row.target_cpu is not None else "-"
+        source_cpu = f"{row.source_cpu:.1f}" if row.source_cpu is not None else "-"
         lines.append([row.size, f"{row.mbytes:.0f}", TOOL_LABELS[row.tool], f"{row.median:.2f}",
-                      f"{row.mbytes / row.median:.0f}", rss, cpu, target_cpu, ratio])
+                      f"{row.mbytes / row.median:.0f}", rss, cpu, target_cpu, source_cpu, ratio])
     widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
     out = [" | ".join(h.ljust(w) for h, w in zip(header, widths)),
            "-|-".join("-" * w for w in widths)]
     out += [" | ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
     load = os.getloadavg()[0]
     note = (f"medians of {runs} run(s); concurrency {concurrency}; {os.cpu_count()} CPUs, load average "
-            f"{load:.1f} at the end; CPU s = the copying process, target CPU s = the target registry; "
+            f"{load:.1f} at the end; CPU s = the copying process (the ingest: its uploader), target / source CPU s = the "
+            "target / source registry (the ingest reads no registry: its source CPU is other trials' noise); "
             "every tag's digest verified in every target")
     return "\n".join(out + [note])
 

@@ -198,10 +198,10 @@ FAN_OUT_COALESCE_SECONDS = 10
 def fan_out_request(*, event_ids: list[int]) -> None:
     """Queue a fan-out run for these committed events, unless one is already due for another pending event.
 
-    A run loops until it finds nothing pending (events_process), and this check runs after our commit: either
-    the other event's claim starts after it and sees ours, or it was taken by a run that has not committed yet
-    and then looks again. So a burst queues a few runs instead of one per notification, and the registry, which
-    waits for this answer, waits for a read instead of a broker round trip.
+    This check runs after our commit, and a run queues the next one while a user event is pending after its own
+    commit (events_process): so either the other event's run reads the pending events after our commit and takes
+    ours, or it had read them before and queues the run that will. A burst queues a run per batch instead of one
+    per notification, and the registry, which waits for this answer, waits for a read instead of a broker send.
     """
     recent = timezone.now() - timedelta(seconds=FAN_OUT_COALESCE_SECONDS)
     due = RegistryEvent.objects.filter(processed_at__isnull=True, from_replication=False,
@@ -235,37 +235,34 @@ COPY_JOB_MAX_IMAGES = 100
 def events_process(*, event_ids: list[int]) -> None:
     """Act on recorded events, oldest first; each once, even if the task runs twice.
 
-    A run takes `event_ids` and every other event still pending, and looks again until none is left (or another
-    run took them), so the pushes of one registry into one region become one copy job per other replica instead
-    of one per push, and the intake need not queue a run per notification (fan_out_request). Each batch is one
-    transaction: a failure un-claims it, then each event is tried on its own so that one bad event holds back only
-    itself; the first failure is raised once nothing else is left (the task retries).
+    A run takes `event_ids` and every other event still pending (up to FAN_OUT_BATCH_MAX_EVENTS), so the pushes of
+    one registry into one region become one copy job per other replica instead of one per push. After its commit
+    it queues the next run if a user event is still pending, which is what lets the intake queue a run only when
+    none is due (fan_out_request); a run queued rather than a loop here, so copy jobs get the worker in between.
+    The batch is one transaction: a failure un-claims it, then each event is tried on its own so that one bad
+    event holds back only itself; the first failure is raised at the end (the task retries).
     """
-    failed: set[int] = set()
-    failure = None
-    wanted = list(event_ids)
-    while True:
-        pending = RegistryEvent.objects.filter(processed_at__isnull=True).exclude(pk__in=failed)
-        candidates = list(pending.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else []
-        candidates += [pk for pk in pending.exclude(pk__in=candidates).order_by("timestamp", "id")
-                       .values_list("pk", flat=True)[:FAN_OUT_BATCH_MAX_EVENTS]]
-        wanted = []
-        if not candidates:
-            break
-        try:
-            claimed = _events_fan_out(candidates)
-        except Exception as exc:
-            if len(candidates) > 1:
-                log.exception("Fan-out of %d events failed; acting on each alone", len(candidates))
-            claimed = 0
-            for pk in candidates:
-                try:
-                    claimed += _events_fan_out([pk])
-                except Exception as exc_alone:  # noqa: BLE001 - raised below, once the others are done
-                    failed.add(pk)
-                    failure = failure or (exc if len(candidates) == 1 else exc_alone)
-        if not claimed and not failed.issuperset(candidates):
-            break  # another run claimed them: it looks again itself
+    pending = RegistryEvent.objects.filter(processed_at__isnull=True)
+    candidates = list(pending.filter(pk__in=event_ids).values_list("pk", flat=True))
+    candidates += [pk for pk in pending.exclude(pk__in=candidates).order_by("timestamp", "id")
+                   .values_list("pk", flat=True)[:FAN_OUT_BATCH_MAX_EVENTS]]
+    if not candidates:
+        return
+    failed, failure = set(), None
+    try:
+        _events_fan_out(candidates)
+    except Exception as exc:
+        if len(candidates) > 1:
+            log.exception("Fan-out of %d events failed; acting on each alone", len(candidates))
+        for pk in candidates:
+            try:
+                _events_fan_out([pk])
+            except Exception as exc_alone:  # noqa: BLE001 - raised below, once the next run is queued
+                failed.add(pk)
+                failure = failure or (exc if len(candidates) == 1 else exc_alone)
+    # Events recorded after our candidates were read, or beyond the batch: their intake may have counted on us.
+    if pending.filter(from_replication=False).exclude(pk__in=failed).exists():
+        task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": []}, queue=PORTAL_QUEUE)
     if failure is not None:
         raise failure
 
@@ -275,13 +272,13 @@ def events_drain() -> None:
     events_process(event_ids=[])
 
 
-def _events_fan_out(event_ids: list[int]) -> int:
-    """Claim and act on those of event_ids still pending; how many this run claimed."""
+def _events_fan_out(event_ids: list[int]) -> None:
+    """Claim and act on those of event_ids still pending."""
     claim = uuid.uuid4().hex
     counted = []
     with transaction.atomic():
         # The conditional UPDATE is the claim: another run (a duplicate task, a drain) gets none of these.
-        claimed_count = RegistryEvent.objects.filter(pk__in=event_ids, processed_at__isnull=True).update(
+        RegistryEvent.objects.filter(pk__in=event_ids, processed_at__isnull=True).update(
             processed_at=timezone.now(), fan_out_claim=claim)
         claimed = RegistryEvent.objects.filter(fan_out_claim=claim).select_related(
             "registry__home_region", "region").order_by("timestamp", "id")
@@ -308,7 +305,6 @@ def _events_fan_out(event_ids: list[int]) -> int:
         flush()
     for event, jobs in counted:  # committed
         _count_fan_out(event, jobs)
-    return claimed_count
 
 
 def _count_fan_out(event: RegistryEvent, jobs: list[ReplicationJob]) -> None:

@@ -131,25 +131,34 @@ def test_a_burst_of_notifications_queues_one_fan_out_run_which_takes_them_all(ge
     purge_broker([PORTAL_QUEUE])
 
 
-def test_an_event_recorded_while_a_run_works_is_taken_by_that_run(geo, deployed_regions, monkeypatch):
+def test_an_event_recorded_while_a_run_works_is_taken_by_the_run_it_queues(geo, deployed_regions, monkeypatch):
     pushed = iter(push(deployed_regions["westus"], geo, 58, repositories=2, tags_per_repo=1).items())
     (first_repository, first_tag), first = next(pushed)
     (late_repository, late_tag), late = next(pushed)
     ids = record("westus", event(repository=first_repository, digest=first, tag=first_tag))
+    purge_broker([PORTAL_QUEUE])
     original = events.event_fan_out_pushes
     late_ids = []
 
     def meanwhile_another_notification(*, events):
-        # Its intake sees this run's event still pending (not committed yet): it queues no run of its own.
         if not late_ids:
             late_ids.extend(record("westus", event(repository=late_repository, digest=late, tag=late_tag)))
         return original(events=events)
 
     monkeypatch.setattr(events, "event_fan_out_pushes", meanwhile_another_notification)
+    # Its intake, on a connection of its own, sees this run's event still pending (the claim is not committed):
+    # it queues no run of its own.
+    monkeypatch.setattr(events, "fan_out_request", lambda *, event_ids: None)
     events.events_process(event_ids=ids)
+    assert portal_queue_size() == 1  # the run queued the next one: nothing else would take the late event
+    monkeypatch.undo()
+    events.events_process(event_ids=[])
     assert RegistryEvent.objects.get(pk=late_ids[0]).processed_at is not None
     assert run_queued_jobs() and all(
         digest_in(deployed_regions[name], late_repository, late_tag) == late for name in ("eastus", "canadacentral"))
+    events.events_process(event_ids=[])
+    assert portal_queue_size() == 1  # nothing pending: no further run
+    purge_broker([PORTAL_QUEUE])
 
 
 def test_a_pending_event_whose_run_failed_long_ago_does_not_hold_back_a_new_run(geo, deployed_regions):
