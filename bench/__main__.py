@@ -1,6 +1,8 @@
 """`python -m bench [options]` runs the copy benchmark; `python -m bench lag ...` the lag benchmark;
 `python -m bench push-stages ...` where a push waits (bench/push_stages.py);
-`python -m bench scale ...` what many tags cost (bench/scale.py)."""
+`python -m bench scale ...` what many tags cost (bench/scale.py); `python -m bench engine [options]` the copy
+benchmark on the mid-size corpus and large blobs: manage.py copy_registry, skopeo sync, the engine, a plain copier
+and the target's own ingest, side by side."""
 import sys
 
 
@@ -19,6 +21,8 @@ def main(argv: list[str]) -> int:
         return scale.main(argv[1:]) or 0
     from bench import copy_bench
 
+    if argv[:1] == ["engine"]:  # the preset first: options given after it override it
+        return copy_bench.main(copy_bench.ENGINE_PRESET + argv[1:])
     return copy_bench.main(argv)
 
 

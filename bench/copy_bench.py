@@ -1,4 +1,5 @@
-"""The copy benchmark: the project's engine against `skopeo sync`, and the whole portal path.
+"""The copy benchmark: the project's engine against `skopeo sync`, a plain copier, the target registry's own
+ingest, and the whole portal path.
 
 One source registry holds a reproducible corpus per size (pushed once per run); every
 trial copies it into a fresh, empty Distribution registry, checks that every tag arrived
@@ -8,6 +9,7 @@ round so that a warm page cache or a noisy neighbour favours neither.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -23,15 +25,19 @@ import httpx
 import psutil
 import yaml
 
-from bench.environment import ROOT, Trial
+from bench.environment import ROOT, Trial, embedded_defaults_env
 from replication.dataplane import DistributionProcess, find_free_port
 from replication.oci.client import RegistryClient
 from replication.oci.constants import MANIFEST_ACCEPT
 from replication.oci.corpus import GiB, MiB, Corpus, benchmark_corpus, build_corpus, push_corpus
 
 PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-TOOLS = ("skopeo", "engine", "portal")
-TOOL_LABELS = {"skopeo": "skopeo sync", "engine": "engine", "portal": "whole path (API → ready)"}
+TOOLS = ("skopeo", "copy_registry", "engine", "plain", "ingest", "portal")
+TOOL_LABELS = {"skopeo": "skopeo sync", "copy_registry": "manage.py copy_registry", "engine": "engine",
+               "plain": "plain copier", "ingest": "target's own ingest", "portal": "whole path (API → ready)"}
+DEFAULT_TOOLS = ("skopeo", "engine", "portal")
+# `python -m bench engine`: the command as an operator runs it (start-up included) against its yardsticks.
+ENGINE_PRESET = ["--sizes", "mid,blobs", "--tools", "skopeo,copy_registry,engine,plain,ingest"]
 
 
 def small_corpus() -> Corpus:
@@ -46,7 +52,21 @@ def single_blob_corpus() -> Corpus:
                         unique_layer_size=GiB, multi_platform_repositories=0)
 
 
-CORPORA = {"small": small_corpus, "large": benchmark_corpus, "single": single_blob_corpus}
+def mid_corpus() -> Corpus:
+    """The shape the engine found hardest: 12 repositories × 3 tags, 4 of them two-platform indexes, 32 MiB
+    per platform image of which 24 MiB are base layers shared by every image of the platform (453 MB unique)."""
+    return build_corpus(13, repositories=12, tags_per_repo=3, shared_base_layers=3, base_layer_size=8 * MiB,
+                        layers_per_image=2, unique_layer_size=4 * MiB, multi_platform_repositories=4)
+
+
+def large_blobs_corpus() -> Corpus:
+    """Four images of one 128 MiB layer each: the copy is bound by the target's ingest, not by requests."""
+    return build_corpus(14, repositories=4, tags_per_repo=1, shared_base_layers=0, layers_per_image=1,
+                        unique_layer_size=128 * MiB, multi_platform_repositories=0)
+
+
+CORPORA = {"small": small_corpus, "large": benchmark_corpus, "single": single_blob_corpus, "mid": mid_corpus,
+           "blobs": large_blobs_corpus}
 
 
 @dataclass
@@ -68,6 +88,11 @@ class Row:
     @property
     def target_cpu(self) -> float | None:
         values = [t.target_cpu for t in self.trials if t.target_cpu is not None]
+        return statistics.median(values) if values else None
+
+    @property
+    def source_cpu(self) -> float | None:
+        values = [t.source_cpu for t in self.trials if t.source_cpu is not None]
         return statistics.median(values) if values else None
 
     @property
@@ -195,6 +220,51 @@ class Bench:
                 "--dest-tls-verify=false", str(spec), destination]
         return run_measured(argv, log=self.log)
 
+    def copy_registry(self, source: DistributionProcess, target: DistributionProcess, prefix: str) -> Trial:
+        """The operator's command, start-up included, in the environment a fresh checkout has (no database)."""
+        argv = [sys.executable, "manage.py", "copy_registry", source.url, target.url, "--repository-prefix", prefix,
+                "--concurrency", str(self.args.concurrency)]
+        return run_measured(argv, env=embedded_defaults_env(self.root / "cli"), log=self.log)
+
+    def plain(self, source: DistributionProcess, target: DistributionProcess, prefix: str) -> Trial:
+        argv = [sys.executable, "-m", "bench.plain_copy", "copy", source.url, target.url, "--repository-prefix",
+                prefix, "--concurrency", str(self.args.concurrency)]
+        return run_measured(argv, log=self.log)
+
+    def ingest(self, plan: Path, target: DistributionProcess) -> Trial:
+        argv = [sys.executable, "-m", "bench.plain_copy", "ingest", str(plan), target.url,
+                "--concurrency", str(self.args.concurrency)]
+        return run_measured(argv, log=self.log)
+
+    def ingest_plan(self, size: str, corpus: Corpus, prefix: str) -> Path:
+        """Every unique blob in a file (read once before the trials, so from the page cache in them) and the
+        writes a copy makes: one upload per blob, mounts into the other repositories, manifests children first."""
+        folder = self.root / f"ingest-{size}"
+        folder.mkdir(exist_ok=True)
+        blobs = corpus.unique_blobs()
+        homes: dict[str, list[str]] = {}
+        for repository, repository_blobs in corpus.blobs_by_repository().items():
+            for digest in repository_blobs:
+                homes.setdefault(digest, []).append(prefix + repository)
+        for digest, blob in blobs.items():
+            with open(folder / digest.replace(":", "-"), "wb") as file:
+                for chunk in blob.chunks():
+                    file.write(chunk)
+        manifests = []
+        for image in corpus.images:
+            for child in image.children:
+                manifests.append({"repository": prefix + image.repository, "reference": child.digest,
+                                  "media_type": child.media_type, "body": child.body.decode()})
+            for tag in image.tags:
+                manifests.append({"repository": prefix + image.repository, "reference": tag,
+                                  "media_type": image.media_type, "body": image.body.decode()})
+        plan = {"blobs": [{"digest": digest, "size": blob.size, "repositories": homes[digest],
+                           "path": str(folder / digest.replace(":", "-"))} for digest, blob in blobs.items()],
+                "manifests": manifests}
+        path = folder / "plan.json"
+        path.write_text(json.dumps(plan))
+        return path
+
     def engine(self, source: DistributionProcess, target: DistributionProcess, prefix: str, profile: str | None) -> Trial:
         argv = [sys.executable, "-m", "bench.engine", source.url, target.url, "--repository-prefix", prefix,
                 "--concurrency", str(self.args.concurrency)]
@@ -217,6 +287,7 @@ class Bench:
         self.say(f"[{size}] pushed in {time.perf_counter() - started:.1f} s")
         repositories = [prefix + r for r in corpus.repositories]
 
+        plan = self.ingest_plan(size, corpus, prefix) if "ingest" in self.args.tools else None
         tools = [t for t in self.args.tools if t != "portal" or self.portal_ready(size, source, name)]
         rows = {tool: Row(size, tool, mbytes) for tool in tools}
         for round_ in range(self.args.runs):
@@ -224,6 +295,8 @@ class Bench:
             for tool in order:
                 target = self.start_registry(f"{size}-{tool}")
                 target_process = psutil.Process(target._process.pid)
+                source_process = psutil.Process(source._process.pid)
+                source_before = sum(source_process.cpu_times()[:2])
                 try:
                     if tool == "skopeo":
                         trial = self.skopeo(source, target, repositories, prefix)
@@ -232,17 +305,24 @@ class Bench:
                         trial = self.engine(source, target, prefix, profile)
                         if profile:
                             self.report_profile(profile)
+                    elif tool == "copy_registry":
+                        trial = self.copy_registry(source, target, prefix)
+                    elif tool == "plain":
+                        trial = self.plain(source, target, prefix)
+                    elif tool == "ingest":
+                        trial = self.ingest(plan, target)
                     else:
                         trial = self.portal.replicate(target.url)
                     times = target_process.cpu_times()
                     trial.target_cpu = times.user + times.system
+                    trial.source_cpu = sum(source_process.cpu_times()[:2]) - source_before
                     check_target(target.url, expected, prefix, tool)
                 finally:
                     self.discard(target)
                 rows[tool].trials.append(trial)
                 rss = f", peak RSS {trial.peak_rss / MiB:.0f} MiB" if trial.peak_rss else ""
                 rss += f", CPU {trial.cpu:.1f} s" if trial.cpu is not None else ""
-                rss += f", target registry CPU {trial.target_cpu:.1f} s"
+                rss += f", target registry CPU {trial.target_cpu:.1f} s, source registry CPU {trial.source_cpu:.1f} s"
                 self.say(f"[{size}] run {round_ + 1}/{self.args.runs} {TOOL_LABELS[tool]}: {trial.seconds:.2f} s "
                          f"({mbytes / trial.seconds:.0f} MB/s{rss}); every digest verified")
         return list(rows.values())
@@ -287,28 +367,36 @@ class Bench:
 
 
 def format_table(rows: list[Row], *, runs: int, concurrency: int) -> str:
-    header = ["size", "unique MB", "tool", "median s", "MB/s", "peak RSS MiB", "CPU s", "target CPU s", "ratio"]
+    header = ["size", "unique MB", "tool", "median s", "MB/s", "peak RSS MiB", "CPU s", "target CPU s", "source CPU s",
+              "ratio"]
     lines = []
     for row in rows:
         same_size = {r.tool: r for r in rows if r.size == row.size}
-        if row.tool == "engine" and "skopeo" in same_size:
-            ratio = f"{row.median / same_size['skopeo'].median:.2f} × skopeo"
-        elif row.tool == "portal" and "engine" in same_size:
-            ratio = f"{row.median / same_size['engine'].median:.2f} × engine"
+        ratios = []
+        if row.tool == "portal":
+            yardsticks = ["engine"]
+        elif row.tool in ("copy_registry", "engine", "plain"):
+            yardsticks = ["skopeo", "ingest"]
         else:
-            ratio = ""
+            yardsticks = []
+        for yardstick in yardsticks:
+            if yardstick in same_size:
+                ratios.append(f"{row.median / same_size[yardstick].median:.2f} × {yardstick}")
+        ratio = ", ".join(ratios)
         rss = f"{row.peak_rss / MiB:.0f}" if row.peak_rss else "-"
         cpu = f"{row.cpu:.1f}" if row.cpu is not None else "-"
         target_cpu = f"{row.target_cpu:.1f}" if row.target_cpu is not None else "-"
+        source_cpu = f"{row.source_cpu:.1f}" if row.source_cpu is not None else "-"
         lines.append([row.size, f"{row.mbytes:.0f}", TOOL_LABELS[row.tool], f"{row.median:.2f}",
-                      f"{row.mbytes / row.median:.0f}", rss, cpu, target_cpu, ratio])
+                      f"{row.mbytes / row.median:.0f}", rss, cpu, target_cpu, source_cpu, ratio])
     widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
     out = [" | ".join(h.ljust(w) for h, w in zip(header, widths)),
            "-|-".join("-" * w for w in widths)]
     out += [" | ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
     load = os.getloadavg()[0]
-    note = (f"medians of {runs} run(s); engine concurrency {concurrency}; {os.cpu_count()} CPUs, load average "
-            f"{load:.1f} at the end; CPU s = the copying process, target CPU s = the target registry; "
+    note = (f"medians of {runs} run(s); concurrency {concurrency}; {os.cpu_count()} CPUs, load average "
+            f"{load:.1f} at the end; CPU s = the copying process (the ingest: its uploader), target / source CPU s = the "
+            "target / source registry (the ingest reads no registry: its source CPU is other trials' noise); "
             "every tag's digest verified in every target")
     return "\n".join(out + [note])
 
@@ -322,9 +410,12 @@ def parse_args(argv: list[str]):
     parser.add_argument("--runs", type=int, default=3, help="trials per tool and size (default 3; medians reported)")
     parser.add_argument("--sizes", default="small,large",
                         help="comma-separated: small (~126 MB), large (~1.3 GB of unique blobs), single (one 1 GiB "
-                             "layer, for memory); default small,large")
-    parser.add_argument("--tools", default=",".join(TOOLS),
-                        help="comma-separated subset of skopeo,engine,portal (default all three)")
+                             "layer, for memory), mid (12 repositories × 3 tags, ~32 MiB images with shared base "
+                             "layers, 453 MB), blobs (4 × 128 MiB layers); default small,large")
+    parser.add_argument("--tools", default=",".join(DEFAULT_TOOLS),
+                        help=f"comma-separated subset of {','.join(TOOLS)} (default {','.join(DEFAULT_TOOLS)}); "
+                             "copy_registry = manage.py copy_registry (start-up included), plain = a plain copier, "
+                             "ingest = the same writes from local files (the target's own ingest time)")
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("REPLICATION_CONCURRENCY", "8")),
                         help="the engine's parallel transfers (default $REPLICATION_CONCURRENCY or 8)")
     parser.add_argument("--profile", action="store_true",

@@ -16,6 +16,7 @@ class Trial:
     peak_rss: int | None  # bytes; None when not measured
     cpu: float | None = None  # user + system seconds of the copying process
     target_cpu: float | None = None  # user + system seconds of the target registry during the copy
+    source_cpu: float | None = None  # user + system seconds of the source registry during the copy
 
 
 def embedded_defaults_env(directory: Path, **extra: str) -> dict[str, str]:

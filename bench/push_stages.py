@@ -1,8 +1,9 @@
 """`python -m bench push-stages`: where a push waits, stage by stage, for a single push and for a burst.
 
 One trial starts, in a temporary folder with the embedded defaults (SQLite, filesystem broker): a
-Distribution registry per region (home westus + `--replicas` others) notifying a portal
-(`manage.py runserver`), and one `celery worker` for the portal queue and every region's queue
+Distribution registry per region (home westus + `--replicas` others) notifying a portal (as production
+runs it: `manage.py run_portal`, gunicorn with 2 processes × 8 threads; `--portal runserver` for Django's
+development server, one process), and one `celery worker` for the portal queue and every region's queue
 (`run_worker`'s default concurrency unless `--concurrency`). It creates a Premium registry with a replica
 in each region, then:
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -38,6 +40,8 @@ from bench.environment import ROOT, embedded_defaults_env, stop_children
 
 REGIONS = ["westus", "eastus", "canadacentral", "westeurope", "northeurope", "southeastasia"]  # the first is home
 PUSHER_PASSWORD = "push-stages-pusher"  # a throwaway user in the trial's own temporary database
+# gunicorn's access line of a notification: ... "POST /api/v1/events/ HTTP/1.1" 202 55 12ms ...
+ACCESS_EVENTS = re.compile(r'"POST /api/v1/events/ [^"]*" \d+ \S+ (\d+)ms')
 STAGES = [  # (label, from field, to field)
     ("event sent → intake received", "pushed_at", "event_received_at"),
     ("intake → fan-out queued", "event_received_at", "queued_at"),
@@ -56,7 +60,13 @@ def parse_args(argv):
     parser.add_argument("--images", type=int, default=50, help="images pushed in the burst (0: no burst)")
     parser.add_argument("--layer-kib", type=int, default=256, help="each platform image's own layer")
     parser.add_argument("--concurrency", type=int, help="celery worker processes (default: run_worker's)")
+    parser.add_argument("--portal", choices=("gunicorn", "runserver"), default="gunicorn",
+                        help="the portal as production runs it (run_portal: gunicorn, the default) or runserver")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the copies")
+    parser.add_argument("--database-url", help="PostgreSQL instead of SQLite: postgres://USER@HOST:PORT/NAME; "
+                                                 "the database NAME is dropped and created again for every trial")
+    parser.add_argument("--broker-url", help="Redis instead of the filesystem broker: redis://HOST:PORT/N; the "
+                                               "database N is emptied (FLUSHDB) for every trial")
     parser.add_argument("--compare", metavar="REF", help="also run REF's code (git archive), alternating order")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of each checkout with --compare")
     parser.add_argument("--json", type=Path, help="(internal) write one trial's figures here")
@@ -86,6 +96,27 @@ def free_port() -> int:
     raise RuntimeError("BENCH_PORTS has no free port left")
 
 
+def database_recreate(url: str) -> None:
+    """A fresh PostgreSQL database of that name (only that one): every trial starts from the same state."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def broker_empty(url: str) -> None:
+    """FLUSHDB of the Redis database in the URL (never FLUSHALL: the server is shared)."""
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
 class PushStagesTrial:
     def __init__(self, directory: Path, args):
         self.directory = directory
@@ -93,7 +124,14 @@ class PushStagesTrial:
         self.regions = REGIONS[: args.replicas + 1]
         self.portal_port = free_port()
         self.env = embedded_defaults_env(directory, PORTAL_BASE_URL=f"http://127.0.0.1:{self.portal_port}")
+        if args.database_url:
+            self.env["DATABASE_URL"] = args.database_url
+            database_recreate(args.database_url)
+        if args.broker_url:
+            self.env["CELERY_BROKER_URL"] = args.broker_url
+            broker_empty(args.broker_url)
         self.children: list[subprocess.Popen] = []
+        self.portal_log: Path | None = None  # gunicorn's access log, when the portal runs under it
         self.registries = {}
         self.scratch = None
 
@@ -107,8 +145,14 @@ class PushStagesTrial:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        self.spawn("portal", [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
-                              f"127.0.0.1:{self.portal_port}"])
+        if getattr(self.args, "portal", "runserver") == "gunicorn":
+            call_command("collectstatic", interactive=False, verbosity=0)  # run_portal serves the hashed names
+            # INFO: gunicorn's access lines, whose times are the events endpoint's answers (intake_answers).
+            self.portal_log = self.spawn("portal", [sys.executable, "manage.py", "run_portal", "--bind",
+                                                    f"127.0.0.1:{self.portal_port}"], LOG_LEVEL="INFO")
+        else:
+            self.spawn("portal", [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
+                                  f"127.0.0.1:{self.portal_port}"])
         wait_until(lambda: self.answers(f"http://127.0.0.1:{self.portal_port}/api/v1/skus/"), timeout=60,
                    interval=0.1, message="the portal")
         self.start_registries()
@@ -120,10 +164,10 @@ class PushStagesTrial:
         wait_until(lambda: b"ready." in log.read_bytes(), timeout=60, interval=0.1, message="the celery worker")
         self.create_registry()
 
-    def spawn(self, name: str, argv: list[str]) -> Path:
+    def spawn(self, name: str, argv: list[str], **env: str) -> Path:
         log = self.directory / f"{name}.log"
         handle = open(log, "ab")
-        self.children.append(subprocess.Popen(argv, cwd=os.getcwd(), env=self.env, stdout=handle,
+        self.children.append(subprocess.Popen(argv, cwd=os.getcwd(), env={**self.env, **env}, stdout=handle,
                                               stderr=subprocess.STDOUT, start_new_session=True))
         return log
 
@@ -217,16 +261,18 @@ class PushStagesTrial:
         from replication.testing import wait_until
 
         images = self.images(self.args.singles, seed=501)
+        offset = self.portal_log_size()
         for number, (source, tag) in enumerate(images):
             self.push(source, tag, prefix="single-")
             wait_until(lambda: self.tag_rows_complete("single-", number + 1), timeout=self.args.timeout,
                        interval=0.02, message=f"single push {number + 1} to reach every region; see {self.directory}")
-        return self.figures("single-")
+        return self.figures("single-", offset)
 
     def run_burst(self) -> dict:
         from replication.testing import wait_until
 
         images = self.images(self.args.images, seed=502)
+        offset = self.portal_log_size()
         # One repository per pusher, as separate CI jobs would: Distribution fails concurrent pushes of the same
         # blobs into one repository now and then ("blob unknown"), whatever replicates them afterwards.
         by_repository: dict[str, list] = {}
@@ -251,9 +297,21 @@ class PushStagesTrial:
             raise errors[0]
         wait_until(lambda: self.tag_rows_complete("burst-", len(images)), timeout=self.args.timeout, interval=0.1,
                    message=f"the burst to reach every region; see {self.directory}")
-        return self.figures("burst-")
+        return self.figures("burst-", offset)
 
-    def figures(self, prefix: str) -> dict:
+    def portal_log_size(self) -> int:
+        return self.portal_log.stat().st_size if self.portal_log else 0
+
+    def intake_answers(self, offset: int) -> list[float]:
+        """Seconds the portal took to answer each registry notification since offset (gunicorn's access log)."""
+        if not self.portal_log:
+            return []
+        with open(self.portal_log, "rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+        return [int(ms) / 1000 for ms in ACCESS_EVENTS.findall(text)]
+
+    def figures(self, prefix: str, log_offset: int = 0) -> dict:
         """Seconds of each stage for every copied image (not the push's own region), and per push."""
         rows = list(self.tag_rows(prefix).filter(source_region__isnull=False).values(
             "repository", "reference", *{field for _, a, b in STAGES for field in (a, b)}))
@@ -269,6 +327,7 @@ class PushStagesTrial:
         everywhere = [(complete - pushed).total_seconds() for pushed, complete in pushes.values()]
         last_after_last_push = (max(c for _, c in pushes.values()) - max(p for p, _ in pushes.values())).total_seconds()
         return {"copies": len(rows), "pushes": len(pushes), "stages": stages, "everywhere": everywhere,
+                "intake_answers": self.intake_answers(log_offset),
                 "last_after_last_push": last_after_last_push, "verified": self.verify(prefix)}
 
     def verify(self, prefix: str) -> int:
@@ -336,6 +395,7 @@ def report(results: dict[str, list[dict]]) -> str:
             continue
         rows = [(label, lambda r, label=label: r["stages"][label]) for label, _, _ in STAGES]
         rows.append(("push → present everywhere", lambda r: r["everywhere"]))
+        rows.append(("events endpoint's answer", lambda r: r.get("intake_answers", [])))
         rows.append(("last copy after last push", lambda r: [r["last_after_last_push"]]))
         for label, pick in rows:
             cells = []
@@ -396,7 +456,10 @@ def main(argv: list[str]) -> int:
                 print(f"round {round_number + 1}: {name}", file=sys.stderr, flush=True)
                 out = scratch / f"{round_number}-{len(results[name])}-{abs(hash(name))}.json"
                 results[name].append(run_checkout(checkouts[name], passed, out))
-        print(f"Push stages: home + {args.replicas} replicas; single: {args.singles} pushes one at a time; burst: "
+        stores = (f"{'PostgreSQL' if args.database_url else 'SQLite'} + "
+                  f"{'Redis' if args.broker_url else 'filesystem broker'}")
+        print(f"Push stages: portal {args.portal}, {stores}; home + {args.replicas} replicas; single: {args.singles} pushes one "
+              "at a time; burst: "
               f"{args.pushers} pushers, {args.images} two-platform index images (2 × {args.layer_kib} KiB own "
               f"layers); {args.rounds} round(s), alternating order; times in ms")
         print(report(results))

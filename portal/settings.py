@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from portal.local_secrets import private_dir_ensure, private_file_create, private_file_restrict, secret_key_file_read
 from replication.log_context import logging_config as log_context_logging_config
+from replication.oci.cli import concurrency_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = private_dir_ensure(Path(os.environ.get("GEOREGISTRY_VAR_DIR", BASE_DIR / "var")))
@@ -212,7 +213,7 @@ LOCAL_REGIONS_BASE_PORT = int(os.environ.get("LOCAL_REGIONS_BASE_PORT", "5101"))
 REGION_HEALTH_TIMEOUT = float(os.environ.get("REGION_HEALTH_TIMEOUT", "1.0"))
 # Pages and API reads show the health recorded by a probe that beat runs this often (seconds).
 REGION_HEALTH_INTERVAL = float(os.environ.get("REGION_HEALTH_INTERVAL", "5"))
-REPLICATION_CONCURRENCY = int(os.environ.get("REPLICATION_CONCURRENCY", "8"))
+REPLICATION_CONCURRENCY = concurrency_setting()
 
 REGISTRY_HTTP_TIMEOUT = float(os.environ.get("REGISTRY_HTTP_TIMEOUT", "60"))
 REPLICATION_STALE_SECONDS = int(os.environ.get("REPLICATION_STALE_SECONDS", "120"))

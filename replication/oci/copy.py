@@ -29,6 +29,8 @@ from .reference import is_digest
 PROGRESS_INTERVAL = 0.5  # seconds between on_progress calls
 PROGRESS_BYTES = 1 << 20  # a transfer counts its bytes once per MiB, not once per socket read
 READ_AHEAD_CHUNKS = 16  # per transfer, of at most READ_SIZE (256 KiB) each: 4 MiB in flight at most
+# Below this a blob comes in a read or a few (configs, small layers): a read-ahead thread would only cost its start.
+READ_AHEAD_MIN_SIZE = 1 << 20
 
 
 class CopyError(Exception):
@@ -546,7 +548,8 @@ def _copy(
         where = f"{source.base_url}/{task.source_repository}"
         with source.open_blob(task.source_repository, task.digest) as response:
             chunks = _verified_chunks(response, task.digest, task.size, where, lambda n: tracker.add(bytes_done=n))
-            target.upload_blob(repository, task.digest, _read_ahead(chunks), task.size)
+            target.upload_blob(repository, task.digest,
+                               _read_ahead(chunks) if task.size >= READ_AHEAD_MIN_SIZE else chunks, task.size)
         tracker.add(blobs_done=1, counts={"blobs_uploaded": 1, "bytes_uploaded": task.size})
 
     def copy_blob(task: _BlobTask) -> None:

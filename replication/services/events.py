@@ -15,7 +15,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -185,9 +185,29 @@ def events_record(*, region_name: str, body) -> IntakeResult:
         # job records itself: the next fan-out run takes them along (or the lost-work sweep, events_drain), so a
         # burst's copies do not queue a task each behind the pushes.
         if new_ids:
-            task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": new_ids}, queue=PORTAL_QUEUE)
+            transaction.on_commit(lambda: fan_out_request(event_ids=new_ids))
     _count_received(region, counted)  # committed
     return result
+
+
+# A pending user event received this recently has a fan-out run due; an older one may be one whose run failed and
+# waits for its retry, which must not hold back new events.
+FAN_OUT_COALESCE_SECONDS = 10
+
+
+def fan_out_request(*, event_ids: list[int]) -> None:
+    """Queue a fan-out run for these committed events, unless one is already due for another pending event.
+
+    This check runs after our commit, and a run queues the next one while a user event is pending after its own
+    commit (events_process): so either the other event's run reads the pending events after our commit and takes
+    ours, or it had read them before and queues the run that will. A burst queues a run per batch instead of one
+    per notification, and the registry, which waits for this answer, waits for a read instead of a broker send.
+    """
+    recent = timezone.now() - timedelta(seconds=FAN_OUT_COALESCE_SECONDS)
+    due = RegistryEvent.objects.filter(processed_at__isnull=True, from_replication=False,
+                                       received_at__gte=recent).exclude(pk__in=event_ids)
+    if not due.exists():
+        task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": event_ids}, queue=PORTAL_QUEUE)
 
 
 def _confirms_a_pending_copy(event: ParsedEvent, *, region: Region, registry: Registry) -> bool:
@@ -215,10 +235,12 @@ COPY_JOB_MAX_IMAGES = 100
 def events_process(*, event_ids: list[int]) -> None:
     """Act on recorded events, oldest first; each once, even if the task runs twice.
 
-    A run takes `event_ids` and every other event still pending (one task per notification: under
-    a burst most runs find their events already done), so the pushes of one registry into one region
-    become one copy job per other replica instead of one per push. All in one transaction: a failure
-    un-claims them all, then each is tried on its own so that one bad event holds back only itself.
+    A run takes `event_ids` and every other event still pending (up to FAN_OUT_BATCH_MAX_EVENTS), so the pushes of
+    one registry into one region become one copy job per other replica instead of one per push. After its commit
+    it queues the next run if a user event is still pending, which is what lets the intake queue a run only when
+    none is due (fan_out_request); a run queued rather than a loop here, so copy jobs get the worker in between.
+    The batch is one transaction: a failure un-claims it, then each event is tried on its own so that one bad
+    event holds back only itself; the first failure is raised at the end (the task retries).
     """
     pending = RegistryEvent.objects.filter(processed_at__isnull=True)
     candidates = list(pending.filter(pk__in=event_ids).values_list("pk", flat=True))
@@ -226,20 +248,23 @@ def events_process(*, event_ids: list[int]) -> None:
                    .values_list("pk", flat=True)[:FAN_OUT_BATCH_MAX_EVENTS]]
     if not candidates:
         return
+    failed, failure = set(), None
     try:
         _events_fan_out(candidates)
-    except Exception:
-        if len(candidates) == 1:
-            raise
-        log.exception("Fan-out of %d events failed; acting on each alone", len(candidates))
-        failure = None
+    except Exception as exc:
+        if len(candidates) > 1:
+            log.exception("Fan-out of %d events failed; acting on each alone", len(candidates))
         for pk in candidates:
             try:
                 _events_fan_out([pk])
-            except Exception as exc:  # noqa: BLE001 - the task retries with the first one
-                failure = failure or exc
-        if failure is not None:
-            raise failure
+            except Exception as exc_alone:  # noqa: BLE001 - raised below, once the next run is queued
+                failed.add(pk)
+                failure = failure or (exc if len(candidates) == 1 else exc_alone)
+    # Events recorded after our candidates were read, or beyond the batch: their intake may have counted on us.
+    if pending.filter(from_replication=False).exclude(pk__in=failed).exists():
+        task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": []}, queue=PORTAL_QUEUE)
+    if failure is not None:
+        raise failure
 
 
 def events_drain() -> None:
@@ -248,6 +273,7 @@ def events_drain() -> None:
 
 
 def _events_fan_out(event_ids: list[int]) -> None:
+    """Claim and act on those of event_ids still pending."""
     claim = uuid.uuid4().hex
     counted = []
     with transaction.atomic():

@@ -3,13 +3,16 @@ and the guarantees of one-push-at-a-time still hold (later push wins, deletes pr
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from portal.celery import app as celery_app
 from replication.choices import JobKind, JobState
 from replication.models import ImageReplication, RegistryEvent, ReplicationJob
 from replication.oci.constants import OCI_INDEX, OCI_MANIFEST
+from replication.queues import PORTAL_QUEUE
 from replication.services import events, image_status
 
-from tests.conftest import fleet_client
+from tests.conftest import fleet_client, purge_broker
 
 from .conftest import BASE_TIME, event, run_queued_jobs
 from .test_rules import digest_in, push
@@ -104,3 +107,67 @@ def test_a_bad_event_holds_back_only_itself(geo, deployed_regions, monkeypatch):
     assert list(RegistryEvent.objects.filter(processed_at__isnull=True).values_list("repository", flat=True)) == [bad]
     jobs = ReplicationJob.objects.filter(registry=geo)
     assert jobs.count() == 2 and all(job.spec["images"][0]["digest"] == digest for job in jobs)
+
+
+def portal_queue_size() -> int:
+    with celery_app.connection_for_write() as connection:
+        return connection.default_channel.queue_declare(queue=PORTAL_QUEUE, passive=True).message_count
+
+
+def test_a_burst_of_notifications_queues_one_fan_out_run_which_takes_them_all(geo, deployed_regions):
+    purge_broker([PORTAL_QUEUE])
+    pushed = push(deployed_regions["westus"], geo, 56, repositories=3, tags_per_repo=1)
+    ids = record("westus", *[event(repository=repository, digest=digest, tag=tag)
+                             for (repository, tag), digest in pushed.items()])
+
+    assert portal_queue_size() == 1  # the first notification's; the others found it due
+    events.events_process(event_ids=ids[:1])
+    assert not RegistryEvent.objects.filter(processed_at__isnull=True).exists()
+    assert {len(job.spec["images"]) for job in ReplicationJob.objects.filter(registry=geo)} == {len(pushed)}
+
+    (repository, tag), digest = next(iter(push(deployed_regions["westus"], geo, 57).items()))
+    record("westus", event(repository=repository, digest=digest, tag=tag))
+    assert portal_queue_size() == 2  # nothing was pending: a run of its own
+    purge_broker([PORTAL_QUEUE])
+
+
+def test_an_event_recorded_while_a_run_works_is_taken_by_the_run_it_queues(geo, deployed_regions, monkeypatch):
+    pushed = iter(push(deployed_regions["westus"], geo, 58, repositories=2, tags_per_repo=1).items())
+    (first_repository, first_tag), first = next(pushed)
+    (late_repository, late_tag), late = next(pushed)
+    ids = record("westus", event(repository=first_repository, digest=first, tag=first_tag))
+    purge_broker([PORTAL_QUEUE])
+    original = events.event_fan_out_pushes
+    late_ids = []
+
+    def meanwhile_another_notification(*, events):
+        if not late_ids:
+            late_ids.extend(record("westus", event(repository=late_repository, digest=late, tag=late_tag)))
+        return original(events=events)
+
+    monkeypatch.setattr(events, "event_fan_out_pushes", meanwhile_another_notification)
+    # Its intake, on a connection of its own, sees this run's event still pending (the claim is not committed):
+    # it queues no run of its own.
+    monkeypatch.setattr(events, "fan_out_request", lambda *, event_ids: None)
+    events.events_process(event_ids=ids)
+    assert portal_queue_size() == 1  # the run queued the next one: nothing else would take the late event
+    monkeypatch.undo()
+    events.events_process(event_ids=[])
+    assert RegistryEvent.objects.get(pk=late_ids[0]).processed_at is not None
+    assert run_queued_jobs() and all(
+        digest_in(deployed_regions[name], late_repository, late_tag) == late for name in ("eastus", "canadacentral"))
+    events.events_process(event_ids=[])
+    assert portal_queue_size() == 1  # nothing pending: no further run
+    purge_broker([PORTAL_QUEUE])
+
+
+def test_a_pending_event_whose_run_failed_long_ago_does_not_hold_back_a_new_run(geo, deployed_regions):
+    purge_broker([PORTAL_QUEUE])
+    stuck = record("westus", event(repository=f"{geo.name}/broken", digest="sha256:" + "d" * 64, tag="x"))
+    purge_broker([PORTAL_QUEUE])  # its run failed and waits for a retry
+    RegistryEvent.objects.filter(pk__in=stuck).update(
+        received_at=timezone.now() - timedelta(seconds=events.FAN_OUT_COALESCE_SECONDS + 1))
+    (repository, tag), digest = next(iter(push(deployed_regions["westus"], geo, 59).items()))
+    record("westus", event(repository=repository, digest=digest, tag=tag))
+    assert portal_queue_size() == 1
+    purge_broker([PORTAL_QUEUE])

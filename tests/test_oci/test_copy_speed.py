@@ -7,9 +7,17 @@ from collections import Counter
 
 import pytest
 
-from replication.oci import RegistryClient, copy_registry
-from replication.oci.copy import _read_ahead
-from tests.test_oci.test_copy import read_tag_digests, seeded, small_corpus, small_corpus_storage  # noqa: F401
+from replication.oci import DigestMismatchError, RegistryClient, copy_registry
+from replication.oci import copy as copy_module
+from replication.oci.copy import READ_AHEAD_MIN_SIZE, _read_ahead
+from replication.oci.corpus import build_corpus, push_corpus
+from tests.test_oci.test_copy import (  # noqa: F401
+    blob_path,
+    read_tag_digests,
+    seeded,
+    small_corpus,
+    small_corpus_storage,
+)
 
 
 class CountingClient(RegistryClient):
@@ -75,3 +83,28 @@ def test_read_ahead_stays_bounded_and_lets_the_reader_go_when_the_consumer_stops
     ahead.close()  # what httpx does when the upload fails
     assert len(produced) <= 3 + 4 + 1
     assert not [t for t in threading.enumerate() if t.name == "oci-read-ahead"]
+
+
+@pytest.mark.parametrize("layer_size", [READ_AHEAD_MIN_SIZE - 4096, 3 * READ_AHEAD_MIN_SIZE],
+                         ids=["small: read in place", "large: read ahead"])
+def test_a_corrupt_blob_is_refused_whether_or_not_it_is_read_ahead(registry_pair, layer_size, monkeypatch):
+    source_registry, target_registry = registry_pair
+    corpus = build_corpus(61, repositories=1, tags_per_repo=1, shared_base_layers=0, unique_layer_size=layer_size,
+                          multi_platform_repositories=0)
+    with RegistryClient(source_registry.url) as client:
+        push_corpus(client, corpus, "contoso/")
+    layer = corpus.images[0].blobs[-1]
+    stored = blob_path(source_registry, layer.digest)
+    data = bytearray(stored.read_bytes())
+    data[-2000] ^= 0xFF  # same size, different content
+    stored.write_bytes(bytes(data))
+    readers = []
+    original = copy_module._read_ahead
+    monkeypatch.setattr(copy_module, "_read_ahead", lambda chunks: readers.append(1) or original(chunks))
+
+    with RegistryClient(source_registry.url) as source, RegistryClient(target_registry.url) as target:
+        with pytest.raises(DigestMismatchError, match=layer.digest):
+            copy_registry(source, target, repository_prefix="contoso/")
+        assert not target.blob_exists("contoso/app00", layer.digest)
+        assert target.head_manifest("contoso/app00", "1.0") is None
+    assert len(readers) == (1 if layer.size >= READ_AHEAD_MIN_SIZE else 0)  # the config is small too

@@ -1,121 +1,29 @@
-"""`manage.py copy_registry SOURCE_URL TARGET_URL`: every repository of one OCI registry into another."""
-import sys
-import time
+"""`manage.py copy_registry SOURCE_URL TARGET_URL`: every repository of one OCI registry into another.
 
-import httpx
-from django.conf import settings
+manage.py runs replication/oci/cli.py directly, without setting Django up; this command is the same code for
+`call_command` and `django-admin`.
+"""
 from django.core.management.base import BaseCommand, CommandError
 
-from replication.oci import (
-    CopyError,
-    CopyProgress,
-    CopyResult,
-    RegistryClient,
-    RegistryError,
-    copy_registry,
-    tune_socket_reads,
-)
+from replication.oci.cli import HELP, CopyCommandError, ProgressPrinter, add_arguments, copy_command, summary
 
-BAR_WIDTH = 30
-PLAIN_INTERVAL = 5.0  # seconds between progress lines when stdout is not a terminal
-
-
-def mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
-
-
-class ProgressPrinter:
-    """A one-line bar redrawn in place on a terminal; a plain line every few seconds otherwise."""
-
-    def __init__(self, stream, *, tty: bool):
-        self.stream = stream
-        self.tty = tty
-        self.started = time.monotonic()
-        self.last_line = 0.0
-
-    def line(self, progress: CopyProgress) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        return (f"{mb(progress.bytes_done)} / {mb(progress.bytes_total)}, "
-                f"blobs {progress.blobs_done}/{progress.blobs_total}, "
-                f"manifests {progress.manifests_done}/{progress.manifests_total}, "
-                f"{progress.bytes_done / elapsed / 1e6:.1f} MB/s")
-
-    def __call__(self, progress: CopyProgress) -> None:
-        if self.tty:
-            total = progress.bytes_total or progress.manifests_total or 1
-            done = progress.bytes_done if progress.bytes_total else progress.manifests_done
-            fraction = min(1.0, done / total)
-            filled = int(BAR_WIDTH * fraction)
-            bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-            self.stream.write(f"\r[{bar}] {fraction:4.0%} {self.line(progress)}\033[K")
-            self.stream.flush()
-        elif time.monotonic() - self.last_line >= PLAIN_INTERVAL:
-            self.last_line = time.monotonic()
-            self.stream.write(f"progress: {self.line(progress)}\n")
-            self.stream.flush()
-
-    def finish(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def summary(result: CopyResult) -> str:
-    seconds = max(result.seconds, 1e-6)
-    # An image is what a tag points at (an index counts once, with its platforms).
-    images = len({(c.repository, c.digest) for c in result.copied if c.tag is not None})
-    tags = sum(1 for c in result.copied if c.tag is not None)
-    lines = [
-        f"images copied: {images} ({tags} tags; {result.tags_skipped} tags already there)",
-        f"manifests: {result.progress.manifests_done} written, {result.manifests_skipped} skipped",
-        f"blobs: {result.blobs_uploaded} uploaded, {result.blobs_mounted} mounted, {result.blobs_skipped} skipped",
-        f"bytes uploaded: {mb(result.bytes_uploaded)} in {result.seconds:.2f} s ({result.bytes_uploaded / seconds / 1e6:.1f} MB/s)",
-    ]
-    if result.skipped_images:
-        lines.append(f"left alone (broken or unsupported): {', '.join(result.skipped_images)}")
-    return "\n".join(lines)
+__all__ = ["Command", "ProgressPrinter", "summary"]
 
 
 class Command(BaseCommand):
-    help = ("Copy every repository (or those under --repository-prefix) from one OCI registry to another "
-            "with the replication engine; what the target already has is skipped.")
+    help = HELP
+    requires_system_checks = []  # a copy touches no model, URL or template: the checks cost seconds for nothing
 
     def add_arguments(self, parser):
-        parser.add_argument("source_url", help="e.g. http://127.0.0.1:5101 or https://registry.example.com")
-        parser.add_argument("target_url")
-        parser.add_argument("--repository-prefix", default="", help="copy only source repositories under this prefix")
-        parser.add_argument("--target-prefix", default=None,
-                            help="replace --repository-prefix with this in target names (default: keep names)")
-        parser.add_argument("--concurrency", type=int, default=settings.REPLICATION_CONCURRENCY,
-                            help="parallel transfers (default: REPLICATION_CONCURRENCY)")
-        parser.add_argument("--username", help="for the source registry")
-        parser.add_argument("--password", help="for the source registry (or --password-stdin)")
-        parser.add_argument("--password-stdin", action="store_true", help="read the source password from stdin")
-        parser.add_argument("--target-username")
-        parser.add_argument("--target-password")
+        add_arguments(parser)
 
-    def handle(self, *args, source_url, target_url, repository_prefix, target_prefix, concurrency, username,
-               password, password_stdin, target_username, target_password, **options):
-        if concurrency < 1:
-            raise CommandError("--concurrency must be at least 1")
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\n")
-        stream = self.stdout._out  # the raw stream: the bar redraws with \r, without Django's line endings
-        printer = ProgressPrinter(stream, tty=stream.isatty())
-        tune_socket_reads()
-        source = RegistryClient(source_url, username=username, password=password)
-        target = RegistryClient(target_url, username=target_username, password=target_password)
+    def handle(self, *args, **options):
+        arguments = {name: options[name] for name in (
+            "source_url", "target_url", "repository_prefix", "target_prefix", "concurrency", "username", "password",
+            "password_stdin", "target_username", "target_password")}
+        # The raw stream: the bar redraws with \r, without Django's line endings.
         try:
-            result = copy_registry(source, target, repository_prefix=repository_prefix, target_prefix=target_prefix,
-                                   concurrency=concurrency, on_progress=printer)
-        except (CopyError, RegistryError) as error:
-            printer.finish()
+            result = copy_command(**arguments, stream=self.stdout._out)
+        except CopyCommandError as error:
             raise CommandError(str(error)) from error
-        except httpx.HTTPError as error:
-            printer.finish()
-            raise CommandError(f"cannot talk to a registry: {error}") from error
-        finally:
-            source.close()
-            target.close()
-        printer.finish()
         self.stdout.write(summary(result))
