@@ -134,13 +134,10 @@ def scrub_registry(client: RegistryClient, *, repository_prefix: str = "", concu
     return result
 
 
-def blob_check(client: RegistryClient, repository: str, digest: str, size: int,
-               on_bytes: Callable[[int], None] = lambda n: None) -> tuple[str | None, str]:
-    """(None, "") when the registry serves the blob's bytes hashing to its digest; else (CORRUPT|MISSING, why)."""
+def _finding(read: Callable[[], None]) -> tuple[str | None, str]:
+    """Run a read that verifies its digest: (None, "") if it does, else (CORRUPT|MISSING, why)."""
     try:
-        with client.open_blob(repository, digest) as response:
-            for _ in _verified_chunks(response, digest, size, f"{client.base_url}/{repository}", on_bytes):
-                pass
+        read()
     except DigestMismatchError as error:
         return CORRUPT, str(error)
     except RegistryError as error:
@@ -148,19 +145,21 @@ def blob_check(client: RegistryClient, repository: str, digest: str, size: int,
             return MISSING, str(error)
         raise
     return None, ""
+
+
+def blob_check(client: RegistryClient, repository: str, digest: str, size: int,
+               on_bytes: Callable[[int], None] = lambda n: None) -> tuple[str | None, str]:
+    """(None, "") when the registry serves the blob's bytes hashing to its digest; else (CORRUPT|MISSING, why)."""
+    def read():
+        with client.open_blob(repository, digest) as response:
+            for _ in _verified_chunks(response, digest, size, f"{client.base_url}/{repository}", on_bytes):
+                pass
+    return _finding(read)
 
 
 def manifest_check(client: RegistryClient, repository: str, digest: str) -> tuple[str | None, str]:
     """(None, "") when the registry serves the manifest's bytes hashing to its digest; else (CORRUPT|MISSING, why)."""
-    try:
-        client.get_manifest(repository, digest)
-    except DigestMismatchError as error:
-        return CORRUPT, str(error)
-    except RegistryError as error:
-        if error.status_code == 404:
-            return MISSING, str(error)
-        raise
-    return None, ""
+    return _finding(lambda: client.get_manifest(repository, digest))
 
 
 def blob_replace(source: RegistryClient, source_repository: str, target: RegistryClient, repositories: list[str],
