@@ -13,6 +13,7 @@ from datetime import timedelta
 import httpx
 import psutil
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -119,8 +120,11 @@ def _job_execute(job: ReplicationJob, *, retries_done: int) -> RunResult:
             job_type.on_retrying(job, error, countdown)
         return RunResult(state=JobState.QUEUED, retry_in=countdown)
 
-    job_transition(job_id=job_id, to=JobState.SUCCEEDED, error="", **earlier.fields(outcome.progress))
-    job_type.on_succeeded(job, outcome)
+    # One transaction: nobody sees the job succeeded while its replica still says otherwise (or gone
+    # while its purge still says running), and a worker dying between the two leaves neither half.
+    with transaction.atomic():
+        if job_transition(job_id=job_id, to=JobState.SUCCEEDED, error="", **earlier.fields(outcome.progress)):
+            job_type.on_succeeded(job, outcome)
     if job.kind in COPY_JOB_KINDS:
         metrics.copies.labels(region=job.region.name, kind=job.kind).inc()
         # This attempt's own copies: earlier attempts counted theirs when they ran.
