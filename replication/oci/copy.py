@@ -140,10 +140,16 @@ def copy_images(
     *,
     concurrency: int = 8,
     on_progress: Callable[[CopyProgress], None] | None = None,
+    on_copied: Callable[[CopiedImage], None] | None = None,
 ) -> CopyResult:
-    """Copy the given images (a push event, an import); a missing source image is an error."""
+    """Copy the given images (a push event, an import); a missing source image is an error.
+
+    on_copied hears each manifest as it is written (from a transfer thread), children before their index, so
+    a caller can act on an image before the rest of the batch has arrived.
+    """
     started = time.monotonic()
-    return _copy(source, target, list(images), concurrency, on_progress, started, missing_ok=False, known_tags={})
+    return _copy(source, target, list(images), concurrency, on_progress, started, missing_ok=False, known_tags={},
+                 on_copied=on_copied)
 
 
 def delete_image(target: RegistryClient, repository: str, digest: str) -> bool:
@@ -516,6 +522,7 @@ def _copy(
     missing_ok: bool,
     known_tags: dict[str, set[str]],
     empty: frozenset[str] = frozenset(),
+    on_copied: Callable[[CopiedImage], None] | None = None,
 ) -> CopyResult:
     concurrency = max(1, concurrency)
     plan = _Plan()
@@ -567,6 +574,8 @@ def _copy(
             target.put_manifest(node.repository, reference, node.body, node.media_type)
             copied = CopiedImage(node.repository, reference if node.tags else None, node.digest)
             tracker.add(manifests_done=1, copied=copied)
+            if on_copied:
+                on_copied(copied)
 
     blob_graph = {
         task.digest: _Task((1, -task.size), lambda task=task: copy_blob(task)) for task in blob_tasks

@@ -8,13 +8,16 @@ body (`copy_for_event`, `delete_for_event`) reuses the copy engine.
 Loops: our own copies into a region are notified too. They carry the copy engine's
 User-Agent, so they only confirm that region's copy and never fan out again.
 """
+import contextvars
+import dataclasses
 import fcntl
 import hashlib
 import logging
+import queue
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
@@ -23,7 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .. import metrics
-from ..choices import ImageReplicationStatus, RegistryEventAction, ReplicaStatus
+from ..choices import ImageReplicationStatus, JobKind, JobState, RegistryEventAction, ReplicaStatus, ReplicationOrigin
 from ..exceptions import InvalidInput
 from ..models import (
     ImageReplication,
@@ -34,10 +37,10 @@ from ..models import (
     ReplicationJob,
 )
 from ..dispatch import PROCESS_EVENTS_TASK, job_record, task_send_on_commit
-from ..job_specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete
+from ..job_specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete, spec_dump, spec_load
 from ..oci.client import USER_AGENT
 from ..oci.constants import MANIFEST_MEDIA_TYPES
-from ..oci.copy import CopyResult, ImageRef, copy_images, delete_image, tag_manifest
+from ..oci.copy import CopiedImage, CopyResult, ImageRef, copy_images, delete_image, tag_manifest
 from ..oci.reference import is_digest
 from ..queues import PORTAL_QUEUE
 from . import image_status
@@ -56,7 +59,7 @@ FAN_OUT_STATUSES = (ReplicaStatus.READY, ReplicaStatus.DEGRADED, ReplicaStatus.S
 # ---- intake -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ParsedEvent:
     event_id: str
     action: str
@@ -69,7 +72,7 @@ class ParsedEvent:
     user_agent: str
 
 
-@dataclass
+@dataclasses.dataclass
 class IntakeResult:
     recorded: int = 0
     duplicates: int = 0
@@ -384,20 +387,40 @@ def event_fan_out_pushes(*, events: list[RegistryEvent]) -> list[ReplicationJob]
                 continue
             for start in range(0, len(wanted), COPY_JOB_MAX_IMAGES):
                 part = wanted[start:start + COPY_JOB_MAX_IMAGES]
-                job = job_record(spec=EventCopySpec(source_region=origin.region.name,
-                                                    images=tuple(image for _, image in part)), replica=replica)
+                job = _copy_job_carrying(replica=replica, source=origin.region, images=[image for _, image in part])
                 job.carried = {event.pk for event, _ in part}
+                queued_at = timezone.now()
                 for event, image in part:
                     image_status.image_status_record(
                         registry=registry, region=replica.region, repository=image.repository,
                         reference=image.reference, digest=image.digest, pushed_at=image.pushed_at,
                         status=ImageReplicationStatus.PENDING, source_region=origin.region, job=job,
-                        event_received_at=event.received_at, queued_at=job.created_at,
+                        event_received_at=event.received_at, queued_at=queued_at,
                     )
                 jobs.append(job)
         if origin.status in FAN_OUT_STATUSES and origin.region.endpoint:
             jobs.extend(_winner_reasserted(origin=origin, event=event) for event in overwritten)
     return [job for job in jobs if job is not None]
+
+
+def _copy_job_carrying(*, replica: Replica, source: Region, images: list[ImageToCopy]) -> ReplicationJob:
+    """A copy job into replica's region carrying images: the newest queued one from the same source, joined while
+    no worker has taken it and it has room, else a new one. A burst's pushes then ride a few jobs per region
+    instead of one per fan-out run, each paying its own start (tokens, connections, status writes) in a queue.
+    """
+    queued = (ReplicationJob.objects.select_for_update()
+              .filter(replica=replica, kind=JobKind.EVENT_COPY, state=JobState.QUEUED, attempts=0)
+              .order_by("-pk").first())
+    if queued is not None:
+        spec = spec_load(queued.kind, queued.spec)
+        if (spec.source_region == source.name and spec.origin == ReplicationOrigin.EVENT
+                and spec.reconcile_run is None and len(spec.images) + len(images) <= COPY_JOB_MAX_IMAGES):
+            joined = spec_dump(dataclasses.replace(spec, images=spec.images + tuple(images)))
+            # Conditional: a worker that took it meanwhile runs what it read, and these get a job of their own.
+            if ReplicationJob.objects.filter(pk=queued.pk, state=JobState.QUEUED, attempts=0).update(spec=joined):
+                queued.spec = joined
+                return queued
+    return job_record(spec=EventCopySpec(source_region=source.name, images=tuple(images)), replica=replica)
 
 
 def _winner_reasserted(*, origin: Replica, event: RegistryEvent) -> ReplicationJob | None:
@@ -459,7 +482,11 @@ def delete_for_event(job: ReplicationJob, spec: EventDeleteSpec) -> None:
 
 
 def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> CopyResult:
-    """Copy the images in spec from its source region into the job's region, unless a later push won."""
+    """Copy the images in spec from its source region into the job's region, unless a later push won.
+
+    Each image is finished (tagged, marked complete) as soon as the engine has written its manifest, while the
+    rest of the batch is still copying: a burst's first pushes do not wait for its last.
+    """
     wanted = []
     for image in spec.images:
         tag = "" if is_digest(image.reference) else image.reference
@@ -474,21 +501,70 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
             job.region, repositories=repositories, actions=("pull", "push")) as target:
         # By digest first (untagged): the slow part runs without any lock, and a tag is only
         # ever written below, after the last check that no later push has claimed it.
-        result = copy_images(
-            source_client, target,
-            [ImageRef(image.repository, image.digest) for image, _ in wanted],
-            concurrency=settings.REPLICATION_CONCURRENCY, on_progress=on_progress,
-        )
-        image_status.image_status_copy_stage(job_id=job.pk, finished=True)
+        waiting = {(image.repository, image.digest): [] for image, _ in wanted}
         for image, tag in wanted:
-            if tag:
-                _put_tag_unless_superseded(job, target, image, tag)
-            else:
-                image_status.image_status_mark_complete(
-                    registry_id=job.registry_id, region_id=job.region_id, repository=image.repository,
-                    reference=image.reference, digest=image.digest)
+            waiting[(image.repository, image.digest)].append((image, tag))
+        arrived: queue.SimpleQueue = queue.SimpleQueue()
+
+        def on_copied(copied: CopiedImage) -> None:  # a transfer thread: no database here, only a hand-over
+            if (copied.repository, copied.digest) in waiting:
+                arrived.put((copied.repository, copied.digest))
+
+        def finish(key) -> None:
+            images = waiting.pop(key, [])
+            if images:
+                image_status.image_status_copy_stage(job_id=job.pk, finished=True, repository=key[0], digest=key[1])
+            for image, tag in images:
+                _finish_image(job, target, image, tag)
+
+        engine = _EngineThread(f"copy-{job.pk}", lambda: copy_images(
+            source_client, target, [ImageRef(image.repository, image.digest) for image, _ in wanted],
+            concurrency=settings.REPLICATION_CONCURRENCY, on_progress=on_progress, on_copied=on_copied))
+        try:
+            while engine.is_alive() or not arrived.empty():
+                try:
+                    finish(arrived.get(timeout=0.05))
+                except queue.Empty:
+                    pass
+        finally:
+            engine.join()  # never leave it copying with the clients closed under it
+        result = engine.outcome()
+        # Already in the region (the engine wrote nothing for them): tagged and marked here.
+        for key in list(waiting):
+            finish(key)
     image_status.replica_refresh_degraded(replica_id=job.replica_id)
     return result
+
+
+class _EngineThread(threading.Thread):
+    """Runs the copy engine beside the job's thread, which keeps the database (one connection, as before)."""
+
+    def __init__(self, name: str, copy):
+        super().__init__(name=name, daemon=True)
+        self._context = contextvars.copy_context()  # the job's log context (request id, job id)
+        self._copy = copy
+        self._result = self._error = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._result = self._context.run(self._copy)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the job's thread
+            self._error = exc
+
+    def outcome(self) -> CopyResult:
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _finish_image(job, target, image: ImageToCopy, tag: str) -> None:
+    if tag:
+        _put_tag_unless_superseded(job, target, image, tag)
+    else:
+        image_status.image_status_mark_complete(
+            registry_id=job.registry_id, region_id=job.region_id, repository=image.repository,
+            reference=image.reference, digest=image.digest)
 
 
 def _put_tag_unless_superseded(job, target, image: ImageToCopy, tag: str) -> None:

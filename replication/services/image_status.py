@@ -95,12 +95,17 @@ def image_status_confirm(*, event: RegistryEvent) -> None:
                                digest=event.digest, at=event.timestamp)
 
 
-def image_status_copy_stage(*, job_id: int, started: bool = False, finished: bool = False) -> None:
-    """Stamp the job's pending images: their copy started, or (by digest, before the tags) finished."""
+def image_status_copy_stage(*, job_id: int, started: bool = False, finished: bool = False, repository: str = "",
+                            digest: str = "") -> None:
+    """Stamp the job's pending images (or the one of repository@digest): their copy started, or (by digest,
+    before the tags) finished."""
     stamp = {"copy_started_at": timezone.now()} if started else {}
     if finished:
         stamp["copy_finished_at"] = timezone.now()
-    ImageReplication.objects.filter(job_id=job_id, status=ImageReplicationStatus.PENDING).update(**stamp)
+    rows = ImageReplication.objects.filter(job_id=job_id, status=ImageReplicationStatus.PENDING)
+    if digest:
+        rows = rows.filter(repository=repository, digest=digest)
+    rows.update(**stamp)
 
 
 def image_status_job_failed(*, job_id: int, error: str) -> None:

@@ -1,5 +1,6 @@
 """The batched fan-out: one run takes every pending event, one copy job per replica carries all the pushes,
 and the guarantees of one-push-at-a-time still hold (later push wins, deletes propagate, per-image status)."""
+import threading
 from datetime import timedelta
 
 import pytest
@@ -171,3 +172,71 @@ def test_a_pending_event_whose_run_failed_long_ago_does_not_hold_back_a_new_run(
     record("westus", event(repository=repository, digest=digest, tag=tag))
     assert portal_queue_size() == 1
     purge_broker([PORTAL_QUEUE])
+
+
+def test_an_image_of_a_batch_is_tagged_and_complete_before_the_rest_of_its_batch_has_copied(geo, deployed_regions,
+                                                                                           monkeypatch):
+    pushed = push(deployed_regions["westus"], geo, 60, repositories=2, tags_per_repo=1)
+    (first_repository, first_tag), first = sorted(pushed.items())[0]
+    events.events_process(event_ids=record("westus", *[event(repository=repository, digest=digest, tag=tag)
+                                                        for (repository, tag), digest in sorted(pushed.items())]))
+    job = ReplicationJob.objects.get(registry=geo, region__name="eastus")
+    first_complete = threading.Event()
+    original_mark = image_status.image_status_mark_complete
+    original_copy = events.copy_images
+
+    def mark_complete(**kwargs):
+        arrived = original_mark(**kwargs)
+        if kwargs["repository"] == first_repository:
+            first_complete.set()
+        return arrived
+
+    def first_then_the_rest(source, target, images, **options):
+        """The engine copies the first image, then holds the rest until the job's thread has finished it."""
+        head = [image for image in images if image.repository == first_repository]
+        original_copy(source, target, head, **options)
+        seen_before_the_rest.append(first_complete.wait(timeout=20))
+        return original_copy(source, target, [image for image in images if image not in head], **options)
+
+    seen_before_the_rest = []
+    monkeypatch.setattr(image_status, "image_status_mark_complete", mark_complete)
+    monkeypatch.setattr(events, "copy_images", first_then_the_rest)
+    assert [j.state for j in run_queued_jobs(order=[job])] == [JobState.SUCCEEDED]
+    assert seen_before_the_rest == [True]
+    assert digest_in(deployed_regions["eastus"], first_repository, first_tag) == first
+    rows = ImageReplication.objects.filter(registry=geo, region__name="eastus", job=job)
+    assert rows.count() == len(pushed) and {row.status for row in rows} == {"complete"}
+    assert all(row.copy_started_at <= row.copy_finished_at <= row.completed_at for row in rows)
+
+
+def test_a_later_run_joins_the_queued_copy_job_but_never_one_a_worker_has_taken(geo, deployed_regions):
+    pushed = sorted(push(deployed_regions["westus"], geo, 61, repositories=3, tags_per_repo=1).items())
+    pushed = [(key, digest) for key, digest in pushed if key[1] != "latest"]
+
+    def fan_out(index: int) -> None:  # a notification, then its fan-out run
+        (repository, tag), digest = pushed[index]
+        events.events_process(event_ids=record("westus", event(repository=repository, digest=digest, tag=tag)))
+
+    fan_out(0)
+    fan_out(1)  # no worker has taken the first run's jobs: the second run's push rides them
+    jobs = list(ReplicationJob.objects.filter(registry=geo).order_by("id"))
+    assert sorted(job.region.name for job in jobs) == ["canadacentral", "eastus"]
+    assert all([image["digest"] for image in job.spec["images"]] == [pushed[0][1], pushed[1][1]] for job in jobs)
+    rows = ImageReplication.objects.filter(registry=geo, digest=pushed[1][1]).exclude(region__name="westus")
+    assert {row.job_id for row in rows} == {job.pk for job in jobs}
+
+    eastus = next(job for job in jobs if job.region.name == "eastus")
+    ReplicationJob.objects.filter(pk=eastus.pk).update(state=JobState.RUNNING, attempts=1)  # a worker took it
+    fan_out(2)
+    eastus_jobs = ReplicationJob.objects.filter(registry=geo, region__name="eastus").order_by("id")
+    assert [len(job.spec["images"]) for job in eastus_jobs] == [2, 1]  # the taken job ran what it read
+    canada = ReplicationJob.objects.get(registry=geo, region__name="canadacentral")
+    assert len(canada.spec["images"]) == 3
+
+    ReplicationJob.objects.filter(pk=eastus.pk).update(state=JobState.QUEUED)
+    assert {job.state for job in run_queued_jobs()} == {JobState.SUCCEEDED}
+    for (repository, tag), digest in pushed:
+        for name in ("eastus", "canadacentral"):
+            assert digest_in(deployed_regions[name], repository, tag) == digest
+    assert set(ImageReplication.objects.filter(registry=geo, reference__in=[t for (_, t), _ in pushed])
+               .values_list("status", flat=True)) == {"complete"}

@@ -22,7 +22,7 @@ def test_every_stage_of_a_copied_push_is_stamped_in_order(geo, deployed_regions)
         assert row.status == "complete"
         assert row.event_received_at <= row.queued_at <= row.copy_started_at <= row.copy_finished_at \
             <= row.completed_at, vars(row)
-        assert row.queued_at == row.job.created_at
+        assert row.job.created_at <= row.queued_at  # its job was created then (or joined, a queued one, later)
 
 
 def test_a_new_push_of_the_tag_starts_a_new_trip(geo, deployed_regions):

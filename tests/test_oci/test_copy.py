@@ -361,3 +361,13 @@ def test_streaming_a_large_blob_keeps_memory_flat(seeded):
     assert report["bytes"] == layer.size + config.size
     assert report["growth_kib"] * KiB < 32 * MiB, f"peak RSS grew {report['growth_kib'] // 1024} MiB copying 256 MiB"
     assert seeded.target.head_blob("big/app", layer.digest).size == layer.size
+
+
+def test_the_engine_names_each_manifest_as_it_is_written_children_before_their_index(seeded):
+    index = image(seeded.corpus, "app00", "1.0")
+    heard = []
+    result = copy_images(seeded.source, seeded.target, [ImageRef("contoso/app00", index.digest)],
+                         on_copied=heard.append)
+    assert heard == result.copied
+    assert {copied.digest for copied in heard[:2]} == {child.digest for child in index.children}
+    assert heard[-1].digest == index.digest and heard[-1].tag is None and len(heard) == 3
