@@ -3,8 +3,9 @@
 One trial starts, in a temporary folder with the embedded defaults (SQLite, filesystem broker): a
 Distribution registry per region (home westus + `--replicas` others) notifying a portal (as production
 runs it: `manage.py run_portal`, gunicorn with 2 processes × 8 threads; `--portal runserver` for Django's
-development server, one process), and one `celery worker` for the portal queue and every region's queue
-(`run_worker`'s default concurrency unless `--concurrency`). It creates a Premium registry with a replica
+development server, one process), and the celery workers as `make run` starts them: one for the portal queue,
+one for every region's queue (`run_worker`'s default concurrency unless `--concurrency`; a baseline from
+before that split: one worker for all). It creates a Premium registry with a replica
 in each region, then:
 
 - **single**: `--singles` small two-platform index images pushed one at a time to the home region with
@@ -156,12 +157,17 @@ class PushStagesTrial:
         wait_until(lambda: self.answers(f"http://127.0.0.1:{self.portal_port}/api/v1/skus/"), timeout=60,
                    interval=0.1, message="the portal")
         self.start_registries()
-        from replication.management.commands.run_worker import worker_argv
-
         options = {"concurrency": self.args.concurrency} if self.args.concurrency else {}
-        log = self.spawn("worker", worker_argv(regions=self.regions, hostname=f"stages-{os.getpid()}@localhost",
-                                               **options))
-        wait_until(lambda: b"ready." in log.read_bytes(), timeout=60, interval=0.1, message="the celery worker")
+        try:  # the workers as `make run` starts them: a portal-queue worker and a regions' worker
+            from replication.management.commands.run_worker import local_workers
+            workers = local_workers(regions=self.regions, hostname_suffix=f"-stages-{os.getpid()}", **options)
+        except ImportError:  # a baseline from before that split: one worker for every queue
+            from replication.management.commands.run_worker import worker_argv
+            workers = [("worker", worker_argv(regions=self.regions, hostname=f"stages-{os.getpid()}@localhost",
+                                              **options))]
+        for name, argv in workers:
+            log = self.spawn(name, argv)
+            wait_until(lambda: b"ready." in log.read_bytes(), timeout=60, interval=0.1, message=f"the {name}")
         self.create_registry()
 
     def spawn(self, name: str, argv: list[str], **env: str) -> Path:

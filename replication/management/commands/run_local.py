@@ -16,7 +16,7 @@ from portal.local_secrets import private_dir_ensure, private_file_create
 from replication.demo import demo_registry_seed
 from replication.endpoint.server import data_endpoint_command, endpoint_argv, portal_argv
 from replication.local_fleet import LocalFleet
-from replication.management.commands.run_worker import worker_argv
+from replication.management.commands.run_worker import local_workers
 from replication.metrics import multiproc_dir_prepare
 from replication.services.regions import region_set_data_endpoint
 
@@ -77,8 +77,8 @@ class Command(BaseCommand):
             # The login server's token challenge names the portal this command serves.
             endpoint_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.endpoint_settings",
                             "PORTAL_BASE_URL": f"http://{addr}"}
-            for name, argv, env in [
-                ("worker", worker_argv(regions=fleet.names), None),
+            workers = [(name, argv, None) for name, argv in local_workers(regions=fleet.names)]
+            for name, argv, env in workers + [
                 ("beat", [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
                           "-s", str(settings.VAR_DIR / "celerybeat-schedule")], None),
                 ("portal", portal_argv(bind=addr), None),  # gunicorn, as in production
