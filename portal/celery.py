@@ -7,6 +7,8 @@ from kombu.transport import TRANSPORT_ALIASES
 # `filesystem://` writes each message whole (portal/filesystem_broker.py): kombu's own can hand a worker a
 # message it is still writing, and the worker dies of it.
 TRANSPORT_ALIASES["filesystem"] = "portal.filesystem_broker:Transport"
+# `redis://`: a worker that loses Redis while tasks run reconnects instead of exiting (portal/redis_broker.py).
+TRANSPORT_ALIASES["redis"] = "portal.redis_broker:Transport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
