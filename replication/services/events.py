@@ -501,9 +501,9 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
             job.region, repositories=repositories, actions=("pull", "push")) as target:
         # By digest first (untagged): the slow part runs without any lock, and a tag is only
         # ever written below, after the last check that no later push has claimed it.
-        waiting = {(image.repository, image.digest): [] for image, _ in wanted}
+        waiting: dict[tuple[str, str], list] = {}
         for image, tag in wanted:
-            waiting[(image.repository, image.digest)].append((image, tag))
+            waiting.setdefault((image.repository, image.digest), []).append((image, tag))
         arrived: queue.SimpleQueue = queue.SimpleQueue()
 
         def on_copied(copied: CopiedImage) -> None:  # a transfer thread: no database here, only a hand-over
@@ -517,15 +517,12 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
             for image, tag in images:
                 _finish_image(job, target, image, tag)
 
-        engine = _EngineThread(f"copy-{job.pk}", lambda: copy_images(
+        engine = _EngineThread(f"copy-{job.pk}", arrived, lambda: copy_images(
             source_client, target, [ImageRef(image.repository, image.digest) for image, _ in wanted],
             concurrency=settings.REPLICATION_CONCURRENCY, on_progress=on_progress, on_copied=on_copied))
         try:
-            while engine.is_alive() or not arrived.empty():
-                try:
-                    finish(arrived.get(timeout=0.05))
-                except queue.Empty:
-                    pass
+            while (key := arrived.get()) is not _ENGINE_DONE:
+                finish(key)
         finally:
             engine.join()  # never leave it copying with the clients closed under it
         result = engine.outcome()
@@ -536,12 +533,17 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
     return result
 
 
-class _EngineThread(threading.Thread):
-    """Runs the copy engine beside the job's thread, which keeps the database (one connection, as before)."""
+_ENGINE_DONE = object()  # the engine thread's last word on the hand-over queue
 
-    def __init__(self, name: str, copy):
+
+class _EngineThread(threading.Thread):
+    """Runs the copy engine beside the job's thread, which keeps the database (one connection, as before), and
+    says on `arrived` when it has ended, after every manifest it handed over."""
+
+    def __init__(self, name: str, arrived: queue.SimpleQueue, copy):
         super().__init__(name=name, daemon=True)
         self._context = contextvars.copy_context()  # the job's log context (request id, job id)
+        self._arrived = arrived
         self._copy = copy
         self._result = self._error = None
         self.start()
@@ -551,6 +553,8 @@ class _EngineThread(threading.Thread):
             self._result = self._context.run(self._copy)
         except BaseException as exc:  # noqa: BLE001 - raised again in the job's thread
             self._error = exc
+        finally:
+            self._arrived.put(_ENGINE_DONE)
 
     def outcome(self) -> CopyResult:
         if self._error is not None:

@@ -12,7 +12,7 @@ from replication.queues import PORTAL_QUEUE, region_queue
 def worker_queues(regions=None, *, portal=True, regional=True) -> list[str]:
     """The portal queue and/or one queue per region with a data plane (or per region named)."""
     names = regions or Region.objects.exclude(endpoint="").order_by("name").values_list("name", flat=True)
-    return [PORTAL_QUEUE] * portal + [region_queue(n) for n in names] * regional
+    return ([PORTAL_QUEUE] if portal else []) + ([region_queue(n) for n in names] if regional else [])
 
 
 # Event copies are many short jobs that mostly wait on the network: four processes let every replica of a
