@@ -43,6 +43,7 @@ REGIONS = ["westus", "eastus", "canadacentral", "westeurope", "northeurope", "so
 PUSHER_PASSWORD = "push-stages-pusher"  # a throwaway user in the trial's own temporary database
 # gunicorn's access line of a notification: ... "POST /api/v1/events/ HTTP/1.1" 202 55 12ms ...
 ACCESS_EVENTS = re.compile(r'"POST /api/v1/events/ [^"]*" \d+ \S+ (\d+)ms')
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STAGES = [  # (label, from field, to field)
     ("event sent → intake received", "pushed_at", "event_received_at"),
     ("intake → fan-out queued", "event_received_at", "queued_at"),
@@ -118,6 +119,46 @@ def broker_empty(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
+def _process_table() -> dict[int, tuple[int, float]]:
+    """{pid: (parent pid, CPU seconds so far)} of every process (/proc/PID/stat: utime and stime)."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+        table[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return table
+
+
+def cpu_by_group(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each group's processes and their living descendants (gunicorn's and celery's
+    pool processes), plus this process's reaped children (the skopeo pushers) and this process itself."""
+    import resource
+
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    used = {}
+    for group, pids in roots.items():
+        seen, stack = set(), list(pids)
+        while stack:
+            pid = stack.pop()
+            if pid in table and pid not in seen:
+                seen.add(pid)
+                stack.extend(children.get(pid, []))
+        used[group] = sum(table[pid][1] for pid in seen)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    used["skopeo"] = reaped.ru_utime + reaped.ru_stime
+    used["bench"] = own.ru_utime + own.ru_stime
+    return used
+
+
 class PushStagesTrial:
     def __init__(self, directory: Path, args):
         self.directory = directory
@@ -132,6 +173,7 @@ class PushStagesTrial:
             self.env["CELERY_BROKER_URL"] = args.broker_url
             broker_empty(args.broker_url)
         self.children: list[subprocess.Popen] = []
+        self.groups: dict[str, list[int]] = {"portal": [], "workers": []}  # for cpu_by_group
         self.portal_log: Path | None = None  # gunicorn's access log, when the portal runs under it
         self.registries = {}
         self.scratch = None
@@ -150,10 +192,10 @@ class PushStagesTrial:
             call_command("collectstatic", interactive=False, verbosity=0)  # run_portal serves the hashed names
             # INFO: gunicorn's access lines, whose times are the events endpoint's answers (intake_answers).
             self.portal_log = self.spawn("portal", [sys.executable, "manage.py", "run_portal", "--bind",
-                                                    f"127.0.0.1:{self.portal_port}"], LOG_LEVEL="INFO")
+                                                    f"127.0.0.1:{self.portal_port}"], group="portal", LOG_LEVEL="INFO")
         else:
             self.spawn("portal", [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
-                                  f"127.0.0.1:{self.portal_port}"])
+                                  f"127.0.0.1:{self.portal_port}"], group="portal")
         wait_until(lambda: self.answers(f"http://127.0.0.1:{self.portal_port}/api/v1/skus/"), timeout=60,
                    interval=0.1, message="the portal")
         self.start_registries()
@@ -166,16 +208,22 @@ class PushStagesTrial:
             workers = [("worker", worker_argv(regions=self.regions, hostname=f"stages-{os.getpid()}@localhost",
                                               **options))]
         for name, argv in workers:
-            log = self.spawn(name, argv)
+            log = self.spawn(name, argv, group="workers")
             wait_until(lambda: b"ready." in log.read_bytes(), timeout=60, interval=0.1, message=f"the {name}")
         self.create_registry()
 
-    def spawn(self, name: str, argv: list[str], **env: str) -> Path:
+    def spawn(self, name: str, argv: list[str], *, group: str, **env: str) -> Path:
         log = self.directory / f"{name}.log"
         handle = open(log, "ab")
         self.children.append(subprocess.Popen(argv, cwd=os.getcwd(), env={**self.env, **env}, stdout=handle,
                                               stderr=subprocess.STDOUT, start_new_session=True))
+        self.groups[group].append(self.children[-1].pid)
         return log
+
+    def cpu_used(self) -> dict[str, float]:
+        registries = [process._process.pid for process in self.registries.values() if process._process]
+        source = [self.scratch._process.pid] if self.scratch and self.scratch._process else []
+        return cpu_by_group({**self.groups, "registries": registries, "pushers' source": source})
 
     @staticmethod
     def answers(url: str) -> bool:
@@ -295,15 +343,21 @@ class PushStagesTrial:
                 errors.append(exc)
 
         threads = [threading.Thread(target=pusher, args=(lane,)) for lane in lanes if lane]
+        cpu_before, started = self.cpu_used(), time.monotonic()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        pushed = time.monotonic()
         if errors:
             raise errors[0]
         wait_until(lambda: self.tag_rows_complete("burst-", len(images)), timeout=self.args.timeout, interval=0.1,
                    message=f"the burst to reach every region; see {self.directory}")
-        return self.figures("burst-", offset)
+        cpu_after, level = self.cpu_used(), time.monotonic()
+        figures = self.figures("burst-", offset)
+        figures["phases"] = {"pushing": pushed - started, "pushing → level": level - pushed}
+        figures["cpu"] = {group: cpu_after[group] - cpu_before[group] for group in cpu_after}
+        return figures
 
     def portal_log_size(self) -> int:
         return self.portal_log.stat().st_size if self.portal_log else 0
@@ -414,6 +468,14 @@ def report(results: dict[str, list[dict]]) -> str:
             lines.append(f"{scenario:<7} {name}: {sum(r['copies'] for r in runs)} copies of "
                          f"{sum(r['pushes'] for r in runs)} pushes, {sum(r['verified'] for r in runs)} verified "
                          f"by HEAD in every region")
+            for run in (r for r in runs if "cpu" in r):
+                cpu = run["cpu"]
+                wall = sum(run["phases"].values())
+                lines.append(
+                    f"{scenario:<7} {name}: pushing {run['phases']['pushing']:.1f} s, then level after "
+                    f"{run['phases']['pushing → level']:.1f} s; CPU s "
+                    + ", ".join(f"{group} {seconds:.1f}" for group, seconds in sorted(cpu.items(), key=lambda i: -i[1]))
+                    + f"; {sum(cpu.values()):.1f} CPU s in {wall:.1f} s on {os.cpu_count()} CPUs")
     return "\n".join(lines)
 
 
