@@ -140,12 +140,12 @@ def copy_images(
     *,
     concurrency: int = 8,
     on_progress: Callable[[CopyProgress], None] | None = None,
-    on_copied: Callable[[CopiedImage], None] | None = None,
+    on_copied: Callable[[CopiedImage, Manifest], None] | None = None,
 ) -> CopyResult:
     """Copy the given images (a push event, an import); a missing source image is an error.
 
-    on_copied hears each manifest as it is written (from a transfer thread), children before their index, so
-    a caller can act on an image before the rest of the batch has arrived.
+    on_copied hears each manifest as it is written (from a transfer thread), children before their index, with
+    the bytes written, so a caller can act on an image (tag it) before the rest of the batch has arrived.
     """
     started = time.monotonic()
     return _copy(source, target, list(images), concurrency, on_progress, started, missing_ok=False, known_tags={},
@@ -157,17 +157,21 @@ def delete_image(target: RegistryClient, repository: str, digest: str) -> bool:
     return target.delete_manifest(repository, digest)
 
 
-def tag_manifest(target: RegistryClient, repository: str, tag: str, digest: str) -> bool:
+def tag_manifest(target: RegistryClient, repository: str, tag: str, digest: str, *,
+                 manifest: Manifest | None = None) -> bool:
     """Point tag at the manifest digest, already in the repository; True when it wrote the tag.
 
-    HEAD first, so a tag already at digest costs one request and no write; otherwise the
-    manifest is read by digest (verified) and PUT under the tag byte for byte, so the tag's
-    digest is exactly `digest`.
+    With `manifest` (the bytes the engine has just written by digest) the tag is PUT at once: one request.
+    Otherwise HEAD first, so a tag already at digest costs one request and no write; then the manifest is read
+    by digest (verified) and PUT under the tag byte for byte, so the tag's digest is exactly `digest`.
     """
-    present = target.head_manifest(repository, tag)
-    if present is not None and present.digest == digest:
-        return False
-    manifest = target.get_manifest(repository, digest)
+    if manifest is None:
+        present = target.head_manifest(repository, tag)
+        if present is not None and present.digest == digest:
+            return False
+        manifest = target.get_manifest(repository, digest)
+    elif manifest.digest != digest:
+        raise ValueError(f"the manifest given for {repository}:{tag} is {manifest.digest}, not {digest}")
     target.put_manifest(repository, tag, manifest.body, manifest.media_type)
     return True
 
@@ -522,7 +526,7 @@ def _copy(
     missing_ok: bool,
     known_tags: dict[str, set[str]],
     empty: frozenset[str] = frozenset(),
-    on_copied: Callable[[CopiedImage], None] | None = None,
+    on_copied: Callable[[CopiedImage, Manifest], None] | None = None,
 ) -> CopyResult:
     concurrency = max(1, concurrency)
     plan = _Plan()
@@ -575,7 +579,7 @@ def _copy(
             copied = CopiedImage(node.repository, reference if node.tags else None, node.digest)
             tracker.add(manifests_done=1, copied=copied)
             if on_copied:
-                on_copied(copied)
+                on_copied(copied, Manifest(node.body, node.media_type, node.digest))
 
     blob_graph = {
         task.digest: _Task((1, -task.size), lambda task=task: copy_blob(task)) for task in blob_tasks

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -38,7 +39,7 @@ from ..models import (
 )
 from ..dispatch import PROCESS_EVENTS_TASK, job_record, task_send_on_commit
 from ..job_specs import EventCopySpec, EventDeleteSpec, ImageToCopy, ImageToDelete, spec_dump, spec_load
-from ..oci.client import USER_AGENT
+from ..oci.client import USER_AGENT, Manifest
 from ..oci.constants import MANIFEST_MEDIA_TYPES
 from ..oci.copy import CopiedImage, CopyResult, ImageRef, copy_images, delete_image, tag_manifest
 from ..oci.reference import is_digest
@@ -327,11 +328,11 @@ def event_superseded(*, registry_id: int, repository: str, tag: str, digest: str
     This is what makes the later of two pushes of one tag win in every region: a copy of the
     older one checks this before it writes the tag, and leaves the tag alone.
     """
-    later = RegistryEvent.objects.filter(registry_id=registry_id, repository=repository, from_replication=False,
-                                         timestamp__gt=pushed_at)
-    if later.filter(action=RegistryEventAction.DELETE, digest=digest).exists():
-        return True
-    return bool(tag) and later.filter(action=RegistryEventAction.PUSH, tag=tag).exclude(digest=digest).exists()
+    winners = Q(action=RegistryEventAction.DELETE, digest=digest)
+    if tag:
+        winners |= Q(action=RegistryEventAction.PUSH, tag=tag) & ~Q(digest=digest)
+    return RegistryEvent.objects.filter(winners, registry_id=registry_id, repository=repository,
+                                        from_replication=False, timestamp__gt=pushed_at).exists()  # one query
 
 
 def event_fan_out_push(*, event: RegistryEvent) -> list[ReplicationJob]:
@@ -506,23 +507,23 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
             waiting.setdefault((image.repository, image.digest), []).append((image, tag))
         arrived: queue.SimpleQueue = queue.SimpleQueue()
 
-        def on_copied(copied: CopiedImage) -> None:  # a transfer thread: no database here, only a hand-over
+        def on_copied(copied: CopiedImage, manifest: Manifest) -> None:  # a transfer thread: only a hand-over
             if (copied.repository, copied.digest) in waiting:
-                arrived.put((copied.repository, copied.digest))
+                arrived.put(((copied.repository, copied.digest), manifest))
 
-        def finish(key) -> None:
+        def finish(key, manifest: Manifest | None = None) -> None:
             images = waiting.pop(key, [])
             if images:
                 image_status.image_status_copy_stage(job_id=job.pk, finished=True, repository=key[0], digest=key[1])
             for image, tag in images:
-                _finish_image(job, target, image, tag)
+                _finish_image(job, target, image, tag, manifest)
 
         engine = _EngineThread(f"copy-{job.pk}", arrived, lambda: copy_images(
             source_client, target, [ImageRef(image.repository, image.digest) for image, _ in wanted],
             concurrency=settings.REPLICATION_CONCURRENCY, on_progress=on_progress, on_copied=on_copied))
         try:
-            while (key := arrived.get()) is not _ENGINE_DONE:
-                finish(key)
+            while (handed := arrived.get()) is not _ENGINE_DONE:
+                finish(*handed)
         finally:
             engine.join()  # never leave it copying with the clients closed under it
         result = engine.outcome()
@@ -562,23 +563,23 @@ class _EngineThread(threading.Thread):
         return self._result
 
 
-def _finish_image(job, target, image: ImageToCopy, tag: str) -> None:
+def _finish_image(job, target, image: ImageToCopy, tag: str, manifest: Manifest | None) -> None:
     if tag:
-        _put_tag_unless_superseded(job, target, image, tag)
+        _put_tag_unless_superseded(job, target, image, tag, manifest)
     else:
         image_status.image_status_mark_complete(
             registry_id=job.registry_id, region_id=job.region_id, repository=image.repository,
             reference=image.reference, digest=image.digest)
 
 
-def _put_tag_unless_superseded(job, target, image: ImageToCopy, tag: str) -> None:
+def _put_tag_unless_superseded(job, target, image: ImageToCopy, tag: str, manifest: Manifest | None) -> None:
     repository, digest, pushed_at = image.repository, image.digest, image.pushed_at
     # Two copies of the same tag into this region cannot interleave check and PUT.
     with _tag_write_lock(job, repository, tag):
         if event_superseded(registry_id=job.registry_id, repository=repository, tag=tag, digest=digest,
                             pushed_at=pushed_at):
             return
-        tag_manifest(target, repository, tag, digest)
+        tag_manifest(target, repository, tag, digest, manifest=manifest)  # with the bytes in hand: one PUT
         image_status.image_status_mark_complete(registry_id=job.registry_id, region_id=job.region_id,
                                                 repository=repository, reference=tag, digest=digest)
 

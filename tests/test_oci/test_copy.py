@@ -22,6 +22,7 @@ from replication.oci import (
     copy_images,
     copy_registry,
     delete_image,
+    digest_of,
 )
 from replication.oci.constants import DOCKER_MANIFEST, MANIFEST_ACCEPT, OCI_CONFIG, OCI_MANIFEST
 from replication.oci.corpus import KiB, MiB, Corpus, GeneratedLayer, StaticBlob, build_corpus, push_corpus
@@ -365,9 +366,12 @@ def test_streaming_a_large_blob_keeps_memory_flat(seeded):
 
 def test_the_engine_names_each_manifest_as_it_is_written_children_before_their_index(seeded):
     index = image(seeded.corpus, "app00", "1.0")
-    heard = []
+    heard, written = [], []
     result = copy_images(seeded.source, seeded.target, [ImageRef("contoso/app00", index.digest)],
-                         on_copied=heard.append)
+                         on_copied=lambda copied, manifest: (heard.append(copied), written.append(manifest)))
     assert heard == result.copied
+    # With the bytes written, byte for byte: what the caller tags them with needs no GET.
+    assert [digest_of(manifest.body) for manifest in written] == [copied.digest for copied in heard]
+    assert written[-1].body == seeded.source.get_manifest("contoso/app00", index.digest).body
     assert {copied.digest for copied in heard[:2]} == {child.digest for child in index.children}
     assert heard[-1].digest == index.digest and heard[-1].tag is None and len(heard) == 3

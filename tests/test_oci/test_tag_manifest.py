@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from replication.oci import RegistryClient, RegistryError, digest_of, tag_manifest
+from replication.oci.client import Manifest
 from replication.oci.constants import MANIFEST_ACCEPT, OCI_CONFIG, OCI_MANIFEST
 from tests.test_oci.test_client import RequestLog
 
@@ -77,3 +78,23 @@ def test_a_digest_the_repository_lacks_is_an_error_and_writes_no_tag(registry, l
         tag_manifest(client, REPOSITORY, "ghost", missing)
     assert error.value.status_code == 404
     assert tag_digest(registry.url, "ghost") is None
+
+
+def test_with_the_bytes_in_hand_the_tag_is_one_put_byte_for_byte(registry, logged_client):
+    client, log = logged_client
+    digest = push_untagged(client, "in-hand")
+    manifest = client.get_manifest(REPOSITORY, digest)
+    log.urls.clear()
+    assert tag_manifest(client, REPOSITORY, "2.0", digest, manifest=manifest) is True
+    assert [str(url.path) for url in log.urls] == [f"/v2/{REPOSITORY}/manifests/2.0"]
+    assert tag_digest(registry.url, "2.0") == digest
+
+
+def test_bytes_of_another_digest_are_refused_before_any_request(registry, logged_client):
+    client, log = logged_client
+    digest, other = push_untagged(client, "wanted"), push_untagged(client, "other")
+    manifest = client.get_manifest(REPOSITORY, other)
+    log.urls.clear()
+    with pytest.raises(ValueError, match="not " + digest):
+        tag_manifest(client, REPOSITORY, "3.0", digest, manifest=manifest)
+    assert log.urls == [] and tag_digest(registry.url, "3.0") is None
