@@ -402,20 +402,19 @@ def webhook_notify(*, registry_id: int, region_name: str, action: str, target: d
     """
     if action not in WEBHOOK_SUBSCRIBABLE_ACTIONS:
         raise InvalidInput(f"Unknown webhook action '{action}'.", field="action")
-    registry = Registry.objects.filter(pk=registry_id).first()
-    if registry is None:
+    # The webhooks first, with their registry: called for every copy that lands, and most registries have none.
+    candidates = list(Webhook.objects.filter(registry_id=registry_id, region__name=region_name, enabled=True)
+                      .select_related("region", "registry"))
+    if not candidates:
         return []
     repository = str(target.get("repository") or "")
-    prefix = registry.repository_prefix
+    prefix = candidates[0].registry.repository_prefix
     if not repository.lower().startswith(prefix):
         return []  # not this registry's repository
     repository = repository[len(prefix):]
     tag = target.get("tag") or None
-    webhooks = [
-        webhook for webhook in Webhook.objects.filter(registry_id=registry_id, region__name=region_name, enabled=True)
-        .select_related("region", "registry")
-        if action in webhook.actions and webhook_scope_matches(webhook.scope, repository=repository, tag=tag)
-    ]
+    webhooks = [webhook for webhook in candidates
+                if action in webhook.actions and webhook_scope_matches(webhook.scope, repository=repository, tag=tag)]
     if not webhooks:
         return []
     body_target = {"mediaType": target.get("mediaType"), "size": target.get("size"), "digest": target.get("digest"),
