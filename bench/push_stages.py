@@ -44,6 +44,7 @@ PUSHER_PASSWORD = "push-stages-pusher"  # a throwaway user in the trial's own te
 # gunicorn's access line of a notification: ... "POST /api/v1/events/ HTTP/1.1" 202 55 12ms ...
 ACCESS_EVENTS = re.compile(r'"POST /api/v1/events/ [^"]*" \d+ \S+ (\d+)ms')
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+IDLE_SECONDS = 5
 STAGES = [  # (label, from field, to field)
     ("event sent → intake received", "pushed_at", "event_received_at"),
     ("intake → fan-out queued", "event_received_at", "queued_at"),
@@ -343,7 +344,10 @@ class PushStagesTrial:
                 errors.append(exc)
 
         threads = [threading.Thread(target=pusher, args=(lane,)) for lane in lanes if lane]
+        idle_from = self.cpu_used()
+        time.sleep(IDLE_SECONDS)  # what the fleet uses doing nothing (polling brokers, probes), for comparison
         cpu_before, started = self.cpu_used(), time.monotonic()
+        idle = {group: (cpu_before[group] - idle_from[group]) / IDLE_SECONDS for group in cpu_before}
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -357,6 +361,7 @@ class PushStagesTrial:
         figures = self.figures("burst-", offset)
         figures["phases"] = {"pushing": pushed - started, "pushing → level": level - pushed}
         figures["cpu"] = {group: cpu_after[group] - cpu_before[group] for group in cpu_after}
+        figures["idle_cpu"] = idle
         return figures
 
     def portal_log_size(self) -> int:
@@ -476,6 +481,9 @@ def report(results: dict[str, list[dict]]) -> str:
                     f"{run['phases']['pushing → level']:.1f} s; CPU s "
                     + ", ".join(f"{group} {seconds:.1f}" for group, seconds in sorted(cpu.items(), key=lambda i: -i[1]))
                     + f"; {sum(cpu.values()):.1f} CPU s in {wall:.1f} s on {os.cpu_count()} CPUs")
+                if "idle_cpu" in run:
+                    lines.append(f"{scenario:<7} {name}: idle before the burst, CPU s per s: " + ", ".join(
+                        f"{group} {rate:.2f}" for group, rate in sorted(run["idle_cpu"].items(), key=lambda i: -i[1])))
     return "\n".join(lines)
 
 
