@@ -9,7 +9,7 @@ from .. import services
 from ..choices import RegistryPermission
 from ..oci.constants import EVENTS_MEDIA_TYPE
 from ..services import events, image_status
-from ..services.region_secrets import region_events_bearer_valid
+from ..services.region_secrets import region_events_authenticate
 from .parsers import DepthLimitedJSONParser
 from .status_serializers import EventIntakeResultSerializer, ImageReplicationStatusSerializer
 
@@ -30,12 +30,13 @@ class RegistryEventsView(APIView):
     @extend_schema(request={EVENTS_MEDIA_TYPE: dict, "application/json": dict},
                    responses={202: EventIntakeResultSerializer}, auth=[])
     def post(self, request):
-        region = request.headers.get("X-Region", "")
         # Checked before the body is read, so an unauthenticated caller learns nothing from it.
-        if not region_events_bearer_valid(region_name=region, authorization=request.headers.get("Authorization")):
+        region = region_events_authenticate(region_name=request.headers.get("X-Region", ""),
+                                            authorization=request.headers.get("Authorization"))
+        if region is None:
             return Response({"detail": "A valid region token is required.", "code": "not_authenticated"},
                             status=status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
-        result = events.events_record(region_name=region, body=request.data)
+        result = events.events_record(region=region, body=request.data)
         return Response(EventIntakeResultSerializer(result).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -142,27 +142,35 @@ def _registry_for(repository: str, cache: dict) -> Registry | None:
     return cache[name]
 
 
-def events_record(*, region_name: str, body) -> IntakeResult:
-    """Record each new manifest event once (per region and event id) and queue their processing."""
-    region = Region.objects.filter(name=str(region_name).lower()).first()
+def events_record(*, body, region: Region | None = None, region_name: str = "") -> IntakeResult:
+    """Record each new manifest event once (per region and event id) and queue their processing.
+
+    `region`: the region the intake authenticated (spares its lookup); else `region_name`.
+    """
     if region is None:
-        raise InvalidInput(f"Region '{region_name}' does not exist.", field="region")
+        region = Region.objects.filter(name=str(region_name).lower()).first()
+        if region is None:
+            raise InvalidInput(f"Region '{region_name}' does not exist.", field="region")
     result = IntakeResult()
     new_ids = []
     counted = []  # (action, source) of each received event, counted once the transaction commits
     registries: dict = {}
     wanted = []  # (event, registry, from_replication)
     for event in events_parse(body):
-        registry = _registry_for(event.repository, registries)
-        if event_ignore_reason(event) or registry is None:
+        if event_ignore_reason(event):
             result.ignored += 1
             continue
         from_replication = event.user_agent.startswith(REPLICATION_USER_AGENT_PREFIX)
-        if from_replication and not _confirms_a_pending_copy(event, region=region, registry=registry):
-            # Our copy already marked its image complete there (the usual case): a read, and no write that would
-            # queue behind the worker's for SQLite's one write lock while the registry waits for our answer.
+        if from_replication and not _confirms_a_pending_copy(event, region=region):
+            # Our copy already marked its image complete there (the usual case, most of a burst's notifications):
+            # one read, and no write that would queue behind the worker's for SQLite's one write lock while the
+            # registry waits for our answer.
             result.ignored += 1
             counted.append((event.action, "replication"))
+            continue
+        registry = _registry_for(event.repository, registries)
+        if registry is None:
+            result.ignored += 1
             continue
         wanted.append((event, registry, from_replication))
     if not wanted:
@@ -214,13 +222,16 @@ def fan_out_request(*, event_ids: list[int]) -> None:
         task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": event_ids}, queue=PORTAL_QUEUE)
 
 
-def _confirms_a_pending_copy(event: ParsedEvent, *, region: Region, registry: Registry) -> bool:
-    """Whether our copy's event would change a status: its image is recorded in the region and not complete yet."""
+def _confirms_a_pending_copy(event: ParsedEvent, *, region: Region) -> bool:
+    """Whether our copy's event would change a status: its image is recorded in the region and not complete yet.
+    The registry is named by the repository's first part (as _registry_for reads it), joined in the same query."""
     if event.action != RegistryEventAction.PUSH:
         return False  # a delete of ours confirms nothing (image_status_confirm)
-    return ImageReplication.objects.filter(
-        registry=registry, region=region, repository=event.repository, reference=event.tag or event.digest,
-        digest=event.digest).exclude(status=ImageReplicationStatus.COMPLETE).exists()
+    registry_name, slash, _ = event.repository.partition("/")
+    return bool(slash) and ImageReplication.objects.filter(
+        registry__name__iexact=registry_name, region=region, repository=event.repository,
+        reference=event.tag or event.digest, digest=event.digest,
+    ).exclude(status=ImageReplicationStatus.COMPLETE).exists()
 
 
 def _count_received(region: Region, counted: list[tuple[str, str]]) -> None:

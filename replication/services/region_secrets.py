@@ -47,15 +47,17 @@ def region_events_secret_retire(*, region: Region) -> bool:
     return bool(RegionEventsSecret.objects.filter(region=region).exclude(previous="").update(previous=""))
 
 
-def region_events_bearer_valid(*, region_name: str, authorization: str | None) -> bool:
-    """`Authorization: Bearer <secret>` matches the region's current (or not yet retired previous) secret."""
+def region_events_authenticate(*, region_name: str, authorization: str | None) -> Region | None:
+    """The region, when `Authorization: Bearer <secret>` matches its current (or not yet retired previous)
+    secret; None otherwise. One query: the intake answers a registry that waits for it."""
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or not region_name:
-        return False
-    record = RegionEventsSecret.objects.filter(region__name=str(region_name).lower()).first()
+        return None
+    record = (RegionEventsSecret.objects.select_related("region")
+              .filter(region__name=str(region_name).lower()).first())
     if record is None:
-        return False
+        return None
     accepted = []
     for sealed in (record.current, record.previous):
         if sealed:
@@ -65,4 +67,4 @@ def region_events_bearer_valid(*, region_name: str, authorization: str | None) -
                 continue  # sealed under a key that is gone: that secret can no longer be checked
     # Compare with every accepted secret, so the time taken does not say which one matched.
     matches = [hmac.compare_digest(token.encode(), secret.encode()) for secret in accepted]
-    return any(matches)
+    return record.region if any(matches) else None

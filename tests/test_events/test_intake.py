@@ -4,6 +4,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -167,9 +169,14 @@ def test_our_copies_events_that_confirm_nothing_are_acknowledged_without_a_write
     body = [engine_event(repository=f"{geo.name}/app", digest=DIGEST, tag="1.0"),
             engine_event(repository=f"{geo.name}/app", digest=DIGEST, tag="2.0"),  # no record of it there
             engine_event(action="delete", repository=f"{geo.name}/app", digest=DIGEST)]
-    response = post(body)
+    token = secret_of("eastus")
+    with CaptureQueriesContext(connection) as queries:
+        response = post(body, token=token)
     assert response.status_code == 202 and response.json() == {"recorded": 0, "duplicates": 0, "ignored": 3}
     assert not RegistryEvent.objects.exists()
+    # Most of a burst's notifications are these: the region's secret (with the region), then one read per push.
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert len(statements) == 3 and all(sql.lstrip().upper().startswith("SELECT") for sql in statements), statements
 
 
 def test_an_event_arriving_while_the_broker_is_down_is_accepted_and_drained_later(geo, caplog,
