@@ -18,7 +18,7 @@ import json
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -61,6 +61,9 @@ class ImageRef:
     reference: str
     target_repository: str | None = None
     target_tags: tuple[str, ...] = ()
+    # The image's own manifest is handed over (on_copied, with its bytes) instead of written, once everything it
+    # needs is in the target: the caller writes it under its tag after its own last check (event copies).
+    hand_over: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,8 @@ def copy_images(
     """Copy the given images (a push event, an import); a missing source image is an error.
 
     on_copied hears each manifest as it is written (from a transfer thread), children before their index, with
-    the bytes written, so a caller can act on an image (tag it) before the rest of the batch has arrived.
+    the bytes written, so a caller can act on an image (tag it) before the rest of the batch has arrived; an image
+    asking for a hand-over (ImageRef.hand_over) is heard once everything it needs is in, and not written.
     """
     started = time.monotonic()
     return _copy(source, target, list(images), concurrency, on_progress, started, missing_ok=False, known_tags={},
@@ -179,6 +183,36 @@ def tag_manifest(target: RegistryClient, repository: str, tag: str, digest: str,
 # ---- planning ---------------------------------------------------------------------------
 
 
+class _AskedOnce:
+    """A client's manifest reads for the plans of one run: each (read, repository, reference) goes to the registry
+    once, even from plans running side by side (an event batch carries an index and its children as images of
+    their own, and the index's plan reads its children too). An error is everyone's who asked."""
+
+    def __init__(self, client: RegistryClient):
+        self._client = client
+        self._lock = threading.Lock()
+        self._answers: dict[tuple, Future] = {}
+
+    def _once(self, key: tuple, read: Callable):
+        with self._lock:
+            answer = self._answers.get(key)
+            mine = answer is None
+            if mine:
+                answer = self._answers[key] = Future()
+        if mine:
+            try:
+                answer.set_result(read())
+            except BaseException as error:  # noqa: BLE001 - raised below, to every caller
+                answer.set_exception(error)
+        return answer.result()
+
+    def get_manifest(self, repository: str, reference: str) -> Manifest:
+        return self._once(("get", repository, reference), lambda: self._client.get_manifest(repository, reference))
+
+    def head_manifest(self, repository: str, reference: str):
+        return self._once(("head", repository, reference), lambda: self._client.head_manifest(repository, reference))
+
+
 @dataclass
 class _ManifestNode:
     source_repository: str
@@ -189,6 +223,7 @@ class _ManifestNode:
     tags: list[str]
     children: list[str]  # digests of child manifests this run must PUT first
     blobs: list[tuple[str, int]]  # (digest, size) of config and layers
+    hand_over: bool = False  # every image wanting it asked for a hand-over (ImageRef.hand_over)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -211,6 +246,7 @@ class _Plan:
             mine = self.manifests.setdefault(key, node)
             if mine is not node:
                 mine.tags.extend(tag for tag in node.tags if tag not in mine.tags)
+                mine.hand_over = mine.hand_over and node.hand_over
         self.tags_skipped += other.tags_skipped
         self.manifests_skipped += other.manifests_skipped
         self.skipped_images.extend(other.skipped_images)
@@ -248,6 +284,7 @@ def _plan_image(
         return plan
     try:
         _plan_manifest(source, target, image.repository, repository, manifest, wanted, plan, empty)
+        plan.manifests[(repository, manifest.digest)].hand_over = image.hand_over and not wanted
     except _Uncopyable as why:
         plan.manifests.clear()
         plan.skipped_images.append(f"{image.repository}:{image.reference} ({why})")
@@ -530,10 +567,12 @@ def _copy(
 ) -> CopyResult:
     concurrency = max(1, concurrency)
     plan = _Plan()
+    planning_source, planning_target = _AskedOnce(source), _AskedOnce(target)
     with ThreadPoolExecutor(concurrency) as pool:
         plans = pool.map(
             lambda image: _plan_image(
-                source, target, image, missing_ok, known_tags.get(image.target_repository or image.repository), empty
+                planning_source, planning_target, image, missing_ok,
+                known_tags.get(image.target_repository or image.repository), empty,
             ),
             images,
         )
@@ -575,12 +614,17 @@ def _copy(
 
     def put_manifest(node: _ManifestNode) -> None:
         for reference in node.tags or [node.digest]:
-            target.put_manifest(node.repository, reference, node.body, node.media_type)
+            if not node.hand_over:
+                target.put_manifest(node.repository, reference, node.body, node.media_type)
             copied = CopiedImage(node.repository, reference if node.tags else None, node.digest)
             tracker.add(manifests_done=1, copied=copied)
             if on_copied:
                 on_copied(copied, Manifest(node.body, node.media_type, node.digest))
 
+    # A manifest another one of this run refers to is written here whatever was asked: its parent needs it first.
+    for node in plan.manifests.values():
+        for child in node.children:
+            plan.manifests[(node.repository, child)].hand_over = False
     blob_graph = {
         task.digest: _Task((1, -task.size), lambda task=task: copy_blob(task)) for task in blob_tasks
     }

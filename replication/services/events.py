@@ -511,8 +511,9 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
     image_status.image_status_copy_stage(job_id=job.pk, started=True)
     with region_client(source, repositories=repositories) as source_client, region_client(
             job.region, repositories=repositories, actions=("pull", "push")) as target:
-        # By digest first (untagged): the slow part runs without any lock, and a tag is only
-        # ever written below, after the last check that no later push has claimed it.
+        # The slow part (blobs, child manifests) runs without any lock; a tagged image's own manifest is handed
+        # over, not written, and only ever written below under its tag, after the last check that no later push
+        # has claimed it (one PUT, and no untagged copy left behind by a push that lost). Untagged: by digest.
         waiting: dict[tuple[str, str], list] = {}
         for image, tag in wanted:
             waiting.setdefault((image.repository, image.digest), []).append((image, tag))
@@ -529,8 +530,9 @@ def copy_for_event(job: ReplicationJob, spec: EventCopySpec, *, on_progress) -> 
             for image, tag in images:
                 _finish_image(job, target, image, tag, manifest)
 
+        images = [ImageRef(image.repository, image.digest, hand_over=bool(tag)) for image, tag in wanted]
         engine = _EngineThread(f"copy-{job.pk}", arrived, lambda: copy_images(
-            source_client, target, [ImageRef(image.repository, image.digest) for image, _ in wanted],
+            source_client, target, images,
             concurrency=settings.REPLICATION_CONCURRENCY, on_progress=on_progress, on_copied=on_copied))
         try:
             while (handed := arrived.get()) is not _ENGINE_DONE:

@@ -364,6 +364,50 @@ def test_streaming_a_large_blob_keeps_memory_flat(seeded):
     assert seeded.target.head_blob("big/app", layer.digest).size == layer.size
 
 
+def test_an_index_and_its_children_in_one_batch_read_each_manifest_once(seeded):
+    """An event batch carries a pushed index and its children as images of their own, planned side by side."""
+    from tests.test_oci.test_client import RequestLog
+
+    index = image(seeded.corpus, "app00", "1.0")
+    source_log, target_log = RequestLog(), RequestLog()
+    with httpx.Client(event_hooks={"request": [source_log]}) as source_http, \
+            httpx.Client(event_hooks={"request": [target_log]}) as target_http:
+        source = RegistryClient(seeded.source_registry.url, http=source_http)
+        target = RegistryClient(seeded.target_registry.url, http=target_http)
+        refs = [ImageRef("contoso/app00", child.digest) for child in index.children]
+        copy_images(source, target, [*refs, ImageRef("contoso/app00", index.digest)])
+
+    for digest in [index.digest, *(child.digest for child in index.children)]:
+        path = f"/v2/contoso/app00/manifests/{digest}"
+        assert len(source_log.paths(path)) == 1, f"{digest} read {len(source_log.paths(path))} times"
+        assert len([url for url in target_log.urls if url.path == path]) == 2  # one HEAD, one PUT
+    assert seeded.target.head_manifest("contoso/app00", index.digest).digest == index.digest
+
+
+def test_a_handed_over_image_is_not_written_but_everything_it_needs_is(seeded):
+    """Event copies write a tagged image's own manifest themselves, under its tag, after their last check."""
+    index = image(seeded.corpus, "app00", "1.0")
+    heard = []
+    result = copy_images(seeded.source, seeded.target, [ImageRef("contoso/app00", index.digest, hand_over=True)],
+                         on_copied=lambda copied, manifest: heard.append((copied, manifest)))
+
+    assert seeded.target.head_manifest("contoso/app00", index.digest) is None  # not written
+    assert all(seeded.target.head_manifest("contoso/app00", child.digest) for child in index.children)
+    assert heard[-1][0].digest == index.digest and heard[-1][1].digest == index.digest  # heard last, with its bytes
+    assert result.progress.manifests_done == result.progress.manifests_total == 3
+    seeded.target.put_manifest("contoso/app00", "1.0", heard[-1][1].body, heard[-1][1].media_type)
+    assert seeded.target.head_manifest("contoso/app00", "1.0").digest == index.digest
+
+
+def test_a_handed_over_manifest_that_another_image_refers_to_is_written(seeded):
+    index = image(seeded.corpus, "app00", "1.0")
+    child = index.children[0]
+    copy_images(seeded.source, seeded.target, [ImageRef("contoso/app00", child.digest, hand_over=True),
+                                               ImageRef("contoso/app00", index.digest)])
+    assert seeded.target.head_manifest("contoso/app00", child.digest) is not None  # the index needed it
+    assert seeded.target.head_manifest("contoso/app00", index.digest) is not None
+
+
 def test_the_engine_names_each_manifest_as_it_is_written_children_before_their_index(seeded):
     index = image(seeded.corpus, "app00", "1.0")
     heard, written = [], []
