@@ -1,7 +1,8 @@
 """A client for the OCI Distribution API (any registry: Distribution, ACR, Harbor, ...).
 
 One `RegistryClient` per registry endpoint, shared by every thread of a copy: httpx pools
-the connections, and the bearer tokens are cached per scope behind a lock.
+the connections, and the bearer tokens are cached per scope behind a lock (BearerTokens, which
+clients of one registry may share).
 """
 from __future__ import annotations
 
@@ -161,6 +162,43 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
+class BearerTokens:
+    """Bearer tokens by scope key, with one token request per scope at a time; thread-safe.
+
+    Each client has its own unless given one: the portal's engine gives every client of one regional registry
+    the same (services.region_clients), so a worker's next copy job does not ask again for what its last one
+    got. A token only grants what its scope asked for, and one that no longer works is answered with a 401,
+    which replaces it.
+    """
+
+    MAX_SCOPES = 4096  # then expired tokens are dropped (many repositories over a worker's life)
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self._by_scope: dict[str, tuple[str, float]] = {}  # scope key -> (token, expires at: monotonic)
+        self._scope_locks: dict[str, threading.Lock] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._by_scope)
+
+    def get(self, key: str) -> tuple[str | None, float]:
+        with self.lock:
+            return self._by_scope.get(key, (None, 0.0))
+
+    def put(self, key: str, token: str, expires_at: float) -> None:
+        with self.lock:
+            if len(self._by_scope) >= self.MAX_SCOPES:
+                now = time.monotonic()
+                for stale in [k for k, (_, until) in self._by_scope.items() if until <= now]:
+                    del self._by_scope[stale]
+                    self._scope_locks.pop(stale, None)
+            self._by_scope[key] = (token, expires_at)
+
+    def scope_lock(self, key: str) -> threading.Lock:
+        with self.lock:
+            return self._scope_locks.setdefault(key, threading.Lock())
+
+
 class RegistryClient:
     """OCI Distribution API over one pooled httpx.Client; safe to share across threads."""
 
@@ -175,6 +213,7 @@ class RegistryClient:
         retry: RetryPolicy = HTTP_REQUEST_RETRY,
         outbound_guard: OutboundGuard | None = None,
         token_issuer: Callable[[dict[str, str]], tuple[str, int]] | None = None,
+        tokens: BearerTokens | None = None,
     ):
         """outbound_guard: for a registry a user chose (an import's source), every connection (redirects and
         token realms included) goes only to addresses the guard allows (oci/outbound.py)."""
@@ -197,9 +236,7 @@ class RegistryClient:
             timeout=timeout, limits=DEFAULT_LIMITS, headers={"User-Agent": USER_AGENT}, verify=shared_ssl_context(),
             transport=transport,
         )
-        self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, float]] = {}  # scope key -> (token, expires at)
-        self._token_locks: dict[str, threading.Lock] = {}  # one token request per scope at a time
+        self._tokens = tokens if tokens is not None else BearerTokens()
         self._basic = False  # the registry asked for basic auth once: send it up front from now on
         # (token, lifetime) for a bearer challenge without asking its realm over HTTP: the portal's own engine
         # issues its tokens in process (services.region_clients); None: the token flow's GET to the realm.
@@ -494,8 +531,7 @@ class RegistryClient:
             return  # never hand our credentials to a redirect or upload host elsewhere
         if not self._tokens and not self._basic:
             return  # an anonymous registry so far: spare every request the scope lookup
-        with self._lock:
-            token, expires_at = self._tokens.get(self._scope_key(request), (None, 0.0))
+        token, expires_at = self._tokens.get(self._scope_key(request))
         if token and expires_at > time.monotonic():
             request.headers["Authorization"] = f"Bearer {token}"
         elif self._basic:
@@ -513,17 +549,13 @@ class RegistryClient:
         if scheme != "bearer" or "realm" not in params:
             raise RegistryError.from_response(response, f"{where} (unsupported auth challenge {scheme!r})")
         key = self._scope_key(request)
-        with self._lock:
-            key_lock = self._token_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                cached, expires_at = self._tokens.get(key, (None, 0.0))
+        with self._tokens.scope_lock(key):
+            cached, expires_at = self._tokens.get(key)
             sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
             if cached and cached != sent and expires_at > time.monotonic():
-                return  # another thread fetched a fresh token while we waited
+                return  # another thread (or client sharing the tokens) fetched a fresh one while we waited
             token, lifetime = self._fetch_token(params)
-            with self._lock:
-                self._tokens[key] = (token, time.monotonic() + max(lifetime - 5, 1))
+            self._tokens.put(key, token, time.monotonic() + max(lifetime - 5, 1))
 
     def _fetch_token(self, challenge: dict[str, str]) -> tuple[str, int]:
         if self._token_issuer is not None:

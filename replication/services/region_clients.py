@@ -6,7 +6,7 @@ import time
 from django.conf import settings
 
 from ..models import Region
-from ..oci.client import RegistryClient
+from ..oci.client import BearerTokens, RegistryClient
 from ..retry import registry_http_retry
 from ..token_service.tokens import registry_token_sign
 from .token_service import registry_token_issue, replication_credentials
@@ -31,7 +31,19 @@ def region_client(region: Region, *, prefix: str | None = None, repositories=(),
 
     return RegistryClient(region.endpoint, username=username, password=password,
                           timeout=settings.REGISTRY_HTTP_TIMEOUT, retry=registry_http_retry(),
-                          token_issuer=issue_in_process)
+                          token_issuer=issue_in_process, tokens=_engine_tokens(region.endpoint))
+
+
+# The engine's bearer tokens per registry endpoint, for this process's life: a burst's copy jobs into one region
+# ask for the same repositories, and each new job's first request per repository and action used to be a 401
+# and a token. A cached token grants only the scope it was issued for; a client only sends it to that scope.
+_tokens_by_endpoint: dict[str, BearerTokens] = {}
+_tokens_by_endpoint_lock = threading.Lock()
+
+
+def _engine_tokens(endpoint: str) -> BearerTokens:
+    with _tokens_by_endpoint_lock:
+        return _tokens_by_endpoint.setdefault(endpoint, BearerTokens())
 
 
 _pull_tokens: dict[str, tuple[str, float]] = {}
