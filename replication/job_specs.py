@@ -8,6 +8,7 @@ record work, and the kind modules import the services: one module for both would
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from datetime import datetime
@@ -154,6 +155,13 @@ def _dump(value):
     return value
 
 
+@functools.cache
+def _shape(spec_type) -> tuple[dict, dict]:
+    """A spec dataclass's field types and fields, worked out once: a copy job can carry a hundred images, and
+    the fan-out reads and rewrites the queued job's spec to join it."""
+    return typing.get_type_hints(spec_type), {field.name: field for field in dataclasses.fields(spec_type)}
+
+
 def _load(hint, value, path: str):
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
@@ -169,8 +177,7 @@ def _load(hint, value, path: str):
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise SpecError(f"{path} must be an object")
-        hints = typing.get_type_hints(hint)
-        fields = {field.name: field for field in dataclasses.fields(hint)}
+        hints, fields = _shape(hint)
         unknown = set(value) - set(fields)
         if unknown:
             raise SpecError(f"{path} has unknown field(s) {', '.join(sorted(unknown))}")
