@@ -581,7 +581,7 @@ def _finish_image(job, target, image: ImageToCopy, tag: str, manifest: Manifest 
         _put_tag_unless_superseded(job, target, image, tag, manifest)
     else:
         image_status.image_status_mark_complete(
-            registry_id=job.registry_id, region_id=job.region_id, repository=image.repository,
+            registry_id=job.registry_id, region=job.region, repository=image.repository,
             reference=image.reference, digest=image.digest)
 
 
@@ -593,7 +593,7 @@ def _put_tag_unless_superseded(job, target, image: ImageToCopy, tag: str, manife
                             pushed_at=pushed_at):
             return
         tag_manifest(target, repository, tag, digest, manifest=manifest)  # with the bytes in hand: one PUT
-        image_status.image_status_mark_complete(registry_id=job.registry_id, region_id=job.region_id,
+        image_status.image_status_mark_complete(registry_id=job.registry_id, region=job.region,
                                                 repository=repository, reference=tag, digest=digest)
 
 

@@ -61,36 +61,38 @@ def image_status_record(*, registry: Registry, region: Region, repository: str, 
     return row
 
 
-def image_status_mark_complete(*, registry_id: int, region_id: int, repository: str, reference: str,
+def image_status_mark_complete(*, registry_id: int, region: Region, repository: str, reference: str,
                                digest: str, at: datetime | None = None) -> int:
-    """Mark the image arrived in the region; the first time, that region's webhooks hear `replicated`."""
-    arrived = ImageReplication.objects.filter(
-        registry_id=registry_id, region_id=region_id, repository=repository, reference=reference, digest=digest,
-    ).exclude(status=ImageReplicationStatus.COMPLETE).update(
-        status=ImageReplicationStatus.COMPLETE, failure_reason="", completed_at=at or timezone.now(),
+    """Mark the image arrived in the region; the first time, that region's webhooks hear `replicated`.
+
+    A read first: most calls (our copies' notifications, a copy that another one finished) find nothing to change,
+    and on SQLite an UPDATE takes the database's one write lock even when it matches no row.
+    """
+    rows = ImageReplication.objects.filter(registry_id=registry_id, region=region, repository=repository,
+                                           reference=reference, digest=digest)
+    pending = rows.exclude(status=ImageReplicationStatus.COMPLETE).values_list("pk", "pushed_at").first()
+    if pending is None:
+        return 0
+    pk, pushed_at = pending
+    completed_at = at or timezone.now()
+    arrived = rows.filter(pk=pk).exclude(status=ImageReplicationStatus.COMPLETE).update(
+        status=ImageReplicationStatus.COMPLETE, failure_reason="", completed_at=completed_at,
         updated_at=timezone.now())
     if arrived:
         tag = "" if is_digest(reference) else reference
-        region_name = Region.objects.get(pk=region_id).name
-        webhook_notify(registry_id=registry_id, region_name=region_name,
+        webhook_notify(registry_id=registry_id, region_name=region.name,
                        action="replicated", target={"repository": repository, "tag": tag, "digest": digest})
-        _observe_lag(region_name=region_name, rows=ImageReplication.objects.filter(
-            registry_id=registry_id, region_id=region_id, repository=repository, reference=reference, digest=digest))
-    return arrived
-
-
-def _observe_lag(*, region_name: str, rows) -> None:
-    """The replication lag histogram, once the arrival is committed (a rolled-back one never arrived)."""
-    for pushed_at, completed_at in rows.values_list("pushed_at", "completed_at"):
+        # The replication lag histogram, once the arrival is committed (a rolled-back one never arrived).
         lag = max((completed_at - pushed_at).total_seconds(), 0.0)
-        transaction.on_commit(lambda lag=lag: metrics.replication_lag.labels(region=region_name).observe(lag))
+        transaction.on_commit(lambda: metrics.replication_lag.labels(region=region.name).observe(lag))
+    return arrived
 
 
 def image_status_confirm(*, event: RegistryEvent) -> None:
     """A copy of ours landed in event.region (its registry said so): that region is complete."""
     if event.action != RegistryEventAction.PUSH:
         return
-    image_status_mark_complete(registry_id=event.registry_id, region_id=event.region_id,
+    image_status_mark_complete(registry_id=event.registry_id, region=event.region,
                                repository=event.repository, reference=event.tag or event.digest,
                                digest=event.digest, at=event.timestamp)
 
