@@ -513,7 +513,7 @@ def main(argv: list[str]) -> int:
     if args.json:  # one trial of this checkout, for a comparing parent
         args.json.write_text(json.dumps(trial(args), default=str))
         return 0
-    passed = [a for a in argv if a not in ("--keep",)]
+    passed = list(argv)  # --keep too: each trial keeps its folder
     if "--compare" in passed:
         index = passed.index("--compare")
         del passed[index:index + 2]
