@@ -171,7 +171,7 @@ class BearerTokens:
     which replaces it.
     """
 
-    MAX_SCOPES = 4096  # then expired tokens are dropped (many repositories over a worker's life)
+    MAX_SCOPES = 4096  # then expired tokens are dropped, or all if none has (many repositories in a worker's life)
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -192,6 +192,8 @@ class BearerTokens:
                 for stale in [k for k, (_, until) in self._by_scope.items() if until <= now]:
                     del self._by_scope[stale]
                     self._scope_locks.pop(stale, None)
+                if len(self._by_scope) >= self.MAX_SCOPES:  # all still valid: start over (a 401 gets one again)
+                    self._by_scope.clear()
             self._by_scope[key] = (token, expires_at)
 
     def scope_lock(self, key: str) -> threading.Lock:

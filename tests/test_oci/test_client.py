@@ -197,3 +197,22 @@ def test_get_manifest_by_digest_detects_corrupt_content(registry):
 
     with pytest.raises(DigestMismatchError, match="hashing to"):
         client.get_manifest("contoso/app", digest)
+
+
+def test_shared_bearer_tokens_stay_bounded_by_dropping_expired_ones(monkeypatch):
+    """A worker keeps one BearerTokens per registry for its whole life: many repositories must not grow it forever."""
+    import time
+
+    from replication.oci.client import BearerTokens
+
+    monkeypatch.setattr(BearerTokens, "MAX_SCOPES", 3)
+    tokens, now = BearerTokens(), time.monotonic()
+    tokens.put("repository:a:pull", "expired", now - 1)
+    tokens.put("repository:b:pull", "live", now + 60)
+    tokens.put("repository:c:pull", "expired", now - 1)
+    tokens.put("repository:d:pull", "new", now + 60)  # full: the expired ones go first
+    assert tokens.get("repository:a:pull") == (None, 0.0) and tokens.get("repository:c:pull") == (None, 0.0)
+    assert tokens.get("repository:b:pull")[0] == "live" and tokens.get("repository:d:pull")[0] == "new"
+    tokens.put("repository:e:pull", "live", now + 60)
+    tokens.put("repository:f:pull", "newest", now + 60)  # full of live ones: it starts over
+    assert [tokens.get(f"repository:{name}:pull")[0] for name in "bdef"] == [None, None, None, "newest"]
