@@ -165,7 +165,8 @@ def tag_manifest(target: RegistryClient, repository: str, tag: str, digest: str,
                  manifest: Manifest | None = None) -> bool:
     """Point tag at the manifest digest, already in the repository; True when it wrote the tag.
 
-    With `manifest` (the bytes the engine has just written by digest) the tag is PUT at once: one request.
+    With `manifest` (the bytes the engine wrote by digest, or handed over unwritten) the tag is PUT at once: one
+    request, which also stores the manifest.
     Otherwise HEAD first, so a tag already at digest costs one request and no write; then the manifest is read
     by digest (verified) and PUT under the tag byte for byte, so the tag's digest is exactly `digest`.
     """
