@@ -163,7 +163,8 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 
 
 class BearerTokens:
-    """Bearer tokens by scope key, with one token request per scope at a time; thread-safe.
+    """Bearer tokens by scope key (region_pull_token: by repository), one token request per scope at a time;
+    thread-safe.
 
     Each client has its own unless given one: the portal's engine gives every client of one regional registry
     the same (services.region_clients), so a worker's next copy job does not ask again for what its last one
@@ -174,7 +175,7 @@ class BearerTokens:
     MAX_SCOPES = 4096  # then expired tokens are dropped, or all if none has (many repositories in a worker's life)
 
     def __init__(self):
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
         self._by_scope: dict[str, tuple[str, float]] = {}  # scope key -> (token, expires at: monotonic)
         self._scope_locks: dict[str, threading.Lock] = {}
 
@@ -182,11 +183,11 @@ class BearerTokens:
         return bool(self._by_scope)
 
     def get(self, key: str) -> tuple[str | None, float]:
-        with self.lock:
+        with self._lock:
             return self._by_scope.get(key, (None, 0.0))
 
     def put(self, key: str, token: str, expires_at: float) -> None:
-        with self.lock:
+        with self._lock:
             if len(self._by_scope) >= self.MAX_SCOPES:
                 now = time.monotonic()
                 for stale in [k for k, (_, until) in self._by_scope.items() if until <= now]:
@@ -197,7 +198,7 @@ class BearerTokens:
             self._by_scope[key] = (token, expires_at)
 
     def scope_lock(self, key: str) -> threading.Lock:
-        with self.lock:
+        with self._lock:
             return self._scope_locks.setdefault(key, threading.Lock())
 
 

@@ -46,8 +46,7 @@ def _engine_tokens(endpoint: str) -> BearerTokens:
         return _tokens_by_endpoint.setdefault(endpoint, BearerTokens())
 
 
-_pull_tokens: dict[str, tuple[str, float]] = {}
-_pull_tokens_lock = threading.Lock()
+_pull_tokens = BearerTokens()  # by repository
 
 
 def region_pull_token(*, repository: str) -> str:
@@ -56,15 +55,10 @@ def region_pull_token(*, repository: str) -> str:
     Signed here rather than fetched from the portal's realm: the token flow without its round trip,
     and a data endpoint keeps serving while the portal restarts. Kept until shortly before it expires.
     """
-    now = time.monotonic()
-    with _pull_tokens_lock:
-        token, valid_until = _pull_tokens.get(repository, ("", 0.0))
-        if token and valid_until > now:
-            return token
+    token, valid_until = _pull_tokens.get(repository)
+    if token and valid_until > time.monotonic():
+        return token
     issued = registry_token_sign(subject=settings.REPLICATION_IDENTITY,
                                  access=[{"type": "repository", "name": repository, "actions": ["pull"]}])
-    with _pull_tokens_lock:
-        if len(_pull_tokens) > 4096:  # many repositories: start over rather than grow without bound
-            _pull_tokens.clear()
-        _pull_tokens[repository] = (issued.token, now + max(issued.expires_in - 30, 1))
+    _pull_tokens.put(repository, issued.token, time.monotonic() + max(issued.expires_in - 30, 1))
     return issued.token
