@@ -133,24 +133,24 @@ def event_ignore_reason(event: ParsedEvent) -> str | None:
     return f"action {event.action!r} is not replicated"
 
 
-def _registry_for(repository: str, cache: dict) -> Registry | None:
+def _registry_name(repository: str) -> str | None:
+    """The registry a regional repository belongs to: its first part ("contoso/web" -> "contoso")."""
     name, slash, _ = repository.partition("/")
-    if not slash:
+    return name if slash else None
+
+
+def _registry_for(repository: str, cache: dict) -> Registry | None:
+    name = _registry_name(repository)
+    if name is None:
         return None
     if name not in cache:
         cache[name] = Registry.objects.filter(name__iexact=name).first()
     return cache[name]
 
 
-def events_record(*, body, region: Region | None = None, region_name: str = "") -> IntakeResult:
-    """Record each new manifest event once (per region and event id) and queue their processing.
-
-    `region`: the region the intake authenticated (spares its lookup); else `region_name`.
-    """
-    if region is None:
-        region = Region.objects.filter(name=str(region_name).lower()).first()
-        if region is None:
-            raise InvalidInput(f"Region '{region_name}' does not exist.", field="region")
+def events_record(*, region: Region, body) -> IntakeResult:
+    """Record each new manifest event once (per region and event id) and queue their processing; `region` is
+    the one the intake authenticated (region_events_authenticate)."""
     result = IntakeResult()
     new_ids = []
     counted = []  # (action, source) of each received event, counted once the transaction commits
@@ -224,11 +224,11 @@ def fan_out_request(*, event_ids: list[int]) -> None:
 
 def _confirms_a_pending_copy(event: ParsedEvent, *, region: Region) -> bool:
     """Whether our copy's event would change a status: its image is recorded in the region and not complete yet.
-    The registry is named by the repository's first part (as _registry_for reads it), joined in the same query."""
-    if event.action != RegistryEventAction.PUSH:
+    Its registry is joined in the same query, by name."""
+    registry_name = _registry_name(event.repository)
+    if event.action != RegistryEventAction.PUSH or registry_name is None:
         return False  # a delete of ours confirms nothing (image_status_confirm)
-    registry_name, slash, _ = event.repository.partition("/")
-    return bool(slash) and ImageReplication.objects.filter(
+    return ImageReplication.objects.filter(
         registry__name__iexact=registry_name, region=region, repository=event.repository,
         reference=event.tag or event.digest, digest=event.digest,
     ).exclude(status=ImageReplicationStatus.COMPLETE).exists()

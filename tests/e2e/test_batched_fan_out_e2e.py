@@ -43,7 +43,7 @@ def test_a_killed_workers_batch_is_finished_by_another_without_copying_twice(reg
         pushed = {key: digest for key, digest in push_corpus(client, corpus, prefix).items() if key[1] != "latest"}
     unique_bytes = sum(blob.size for blob in corpus.unique_blobs().values())
     for (repository, tag), digest in pushed.items():  # one notification each; the worker drains them in one run
-        events.events_record(region_name="westus", body={"events": [event(repository=repository, digest=digest,
+        events.events_record(region=deployed_regions["westus"], body={"events": [event(repository=repository, digest=digest,
                                                                           tag=tag)]})
 
     job = wait_for(lambda: ReplicationJob.objects.filter(registry=registry, kind=JobKind.EVENT_COPY,

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from portal.celery import app as celery_app
 from replication.choices import JobKind, JobState
-from replication.models import ImageReplication, RegistryEvent, ReplicationJob
+from replication.models import ImageReplication, Region, RegistryEvent, ReplicationJob
 from replication.oci.constants import OCI_INDEX, OCI_MANIFEST
 from replication.queues import PORTAL_QUEUE
 from replication.services import events, image_status
@@ -25,7 +25,7 @@ def record(region: str, *bodies) -> list[int]:
     """Each event in its own notification, as Distribution sends them; nothing processed yet."""
     ids = []
     for body in bodies:
-        events.events_record(region_name=region, body={"events": [body]})
+        events.events_record(region=Region.objects.get(name=region), body={"events": [body]})
         ids.append(RegistryEvent.objects.get(event_id=body["id"]).pk)
     return ids
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # jobs write from the engi
 def receive(region: str, *bodies) -> list[RegistryEvent]:
     """What the intake and the portal-queue task do, in the test's process."""
     before = set(RegistryEvent.objects.values_list("pk", flat=True))
-    events.events_record(region_name=region, body={"events": list(bodies)})
+    events.events_record(region=Region.objects.get(name=region), body={"events": list(bodies)})
     new = list(RegistryEvent.objects.exclude(pk__in=before).values_list("pk", flat=True))
     events.events_process(event_ids=new)
     return list(RegistryEvent.objects.filter(pk__in=new))
