@@ -75,7 +75,7 @@ def image_status_mark_complete(*, registry_id: int, region: Region, repository: 
         return 0
     pk, pushed_at = pending
     completed_at = at or timezone.now()
-    arrived = rows.filter(pk=pk).exclude(status=ImageReplicationStatus.COMPLETE).update(
+    arrived = ImageReplication.objects.filter(pk=pk).exclude(status=ImageReplicationStatus.COMPLETE).update(
         status=ImageReplicationStatus.COMPLETE, failure_reason="", completed_at=completed_at,
         updated_at=timezone.now())
     if arrived:
