@@ -38,6 +38,25 @@ def embedded_defaults_env(directory: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def process_tree_cpu(pid: int) -> float:
+    """User + system seconds so far of a process and its living descendants (gunicorn's, celery's pool)."""
+    import psutil
+
+    try:
+        main = psutil.Process(pid)
+        processes = [main, *main.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def stop_children(children: list[subprocess.Popen]) -> None:
     """Stop the processes a benchmark started, newest first: TERM, then KILL after 20 s."""
     for child in reversed(children):

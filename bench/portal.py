@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.environment import ROOT, Trial, embedded_defaults_env
+from bench.environment import ROOT, Trial, embedded_defaults_env, process_tree_cpu
 from replication.testing import wait_until
 
 HOME_REGION = "westus"
@@ -108,17 +108,7 @@ class Portal:
 
     def worker_cpu(self) -> float:
         """User + system seconds of the worker and its pool processes so far."""
-        import psutil
-
-        main = psutil.Process(self.worker.pid)
-        total = 0.0
-        for process in [main, *main.children(recursive=True)]:
-            try:
-                times = process.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
+        return process_tree_cpu(self.worker.pid)
 
     def close(self) -> None:
         if self.worker and self.worker.poll() is None:

@@ -37,13 +37,12 @@ import threading
 import time
 from pathlib import Path
 
-from bench.environment import ROOT, embedded_defaults_env, stop_children
+from bench.environment import ROOT, embedded_defaults_env, process_tree_cpu, stop_children
 
 REGIONS = ["westus", "eastus", "canadacentral", "westeurope", "northeurope", "southeastasia"]  # the first is home
 PUSHER_PASSWORD = "push-stages-pusher"  # a throwaway user in the trial's own temporary database
 # gunicorn's access line of a notification: ... "POST /api/v1/events/ HTTP/1.1" 202 55 12ms ...
 ACCESS_EVENTS = re.compile(r'"POST /api/v1/events/ [^"]*" \d+ \S+ (\d+)ms')
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 IDLE_SECONDS = 5
 STAGES = [  # (label, from field, to field)
     ("event sent → intake received", "pushed_at", "event_received_at"),
@@ -120,39 +119,12 @@ def broker_empty(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
-def _process_table() -> dict[int, tuple[int, float]]:
-    """{pid: (parent pid, CPU seconds so far)} of every process (/proc/PID/stat: utime and stime)."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
-        table[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
-    return table
-
-
 def cpu_by_group(roots: dict[str, list[int]]) -> dict[str, float]:
     """CPU seconds used so far by each group's processes and their living descendants (gunicorn's and celery's
     pool processes), plus this process's reaped children (the skopeo pushers) and this process itself."""
     import resource
 
-    table = _process_table()
-    children: dict[int, list[int]] = {}
-    for pid, (parent, _) in table.items():
-        children.setdefault(parent, []).append(pid)
-    used = {}
-    for group, pids in roots.items():
-        seen, stack = set(), list(pids)
-        while stack:
-            pid = stack.pop()
-            if pid in table and pid not in seen:
-                seen.add(pid)
-                stack.extend(children.get(pid, []))
-        used[group] = sum(table[pid][1] for pid in seen)
+    used = {group: sum(process_tree_cpu(pid) for pid in pids) for group, pids in roots.items()}
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = resource.getrusage(resource.RUSAGE_SELF)
     used["skopeo"] = reaped.ru_utime + reaped.ru_stime
