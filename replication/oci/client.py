@@ -177,6 +177,7 @@ class BearerTokens:
     def __init__(self):
         self._lock = threading.Lock()
         self._by_scope: dict[str, tuple[str, float]] = {}  # scope key -> (token, expires at: monotonic)
+        self.challenge: dict[str, str] | None = None  # realm and service of the registry's last bearer challenge
         self._scope_locks: dict[str, threading.Lock] = {}
 
     def __bool__(self) -> bool:
@@ -396,29 +397,40 @@ class RegistryClient:
 
     def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
         """Cross-repository mount inside this registry; False when the registry declined."""
-        response = self._request(
-            "POST",
-            self._url(f"/v2/{repository}/blobs/uploads/", {"mount": digest, "from": from_repository}),
-            expected=(201, 202),
-            action=f"mount blob {digest} from {from_repository} into {repository}",
-        )
-        if response.status_code == 201:
+        location = self.begin_upload(repository, mount=(digest, from_repository))
+        if location is None:
             return True
-        # 202: the registry opened an ordinary upload session instead; do not leave it dangling.
-        self._cancel_upload(response)
+        self.cancel_upload(location)  # the session the registry opened instead: do not leave it dangling
         return False
 
-    def upload_blob(self, repository: str, digest: str, chunks: Iterable[bytes], size: int | None = None) -> str:
-        """Monolithic upload: POST a session, then one PUT whose body streams from chunks.
+    def begin_upload(self, repository: str, *, mount: tuple[str, str] | None = None) -> str | None:
+        """Open an upload session and return its location.
+
+        With mount=(digest, from repository) the registry is asked to mount that blob from there instead: None
+        when it did (201); when it cannot it opens the session (202, as the OCI spec says), which upload_blob
+        then fills, so a refused mount costs no second POST. Mounting from the repository itself asks whether
+        the blob is already there, in the one request a HEAD would cost, and starts its upload if not.
+        """
+        params = {"mount": mount[0], "from": mount[1]} if mount else None
+        response = self._request(
+            "POST",
+            self._url(f"/v2/{repository}/blobs/uploads/", params),
+            expected=(201, 202) if mount else (202,),
+            action=f"mount blob {mount[0]} from {mount[1]} into {repository}" if mount
+            else f"start an upload to {repository}",
+        )
+        return None if response.status_code == 201 else _location(response)
+
+    def upload_blob(self, repository: str, digest: str, chunks: Iterable[bytes], size: int | None = None, *,
+                    location: str | None = None) -> str:
+        """Monolithic upload: one PUT whose body streams from chunks, into the session at `location` (one
+        begin_upload opened) or, without it, into one opened here.
 
         Memory does not grow with the blob: httpx sends each chunk as it comes. The registry
         checks the content against `digest` and refuses the blob if it differs.
         """
         action = f"upload blob {digest} to {repository}"
-        started = self._request(
-            "POST", self._url(f"/v2/{repository}/blobs/uploads/"), expected=(202,), action=action
-        )
-        location = _location(started)
+        location = location or self.begin_upload(repository)
         # String surgery, not copy_merge_params: httpx re-parses the long _state query per call.
         put_url = httpx.URL(f"{location}{'&' if '?' in location else '?'}{urlencode({'digest': digest})}")
         headers = {"Content-Type": "application/octet-stream"}
@@ -434,7 +446,7 @@ class RegistryClient:
                 action=action,
             )
         except BaseException:
-            self._cancel_upload(started)
+            self.cancel_upload(location)
             raise
         return digest
 
@@ -460,10 +472,10 @@ class RegistryClient:
             # The next link is usually relative (</v2/_catalog?last=a&n=1>).
             url = response.url.join(match[1]) if match else None
 
-    def _cancel_upload(self, response: httpx.Response) -> None:
+    def cancel_upload(self, location: str) -> None:
+        """Close an upload session that will not be filled; the registry purges one we cannot reach later."""
         try:
-            url = httpx.URL(_location(response))
-            self._request("DELETE", url, expected=(200, 202, 204, 404), action="cancel upload")
+            self._request("DELETE", httpx.URL(location), expected=(200, 202, 204, 404), action="cancel upload")
         except (RegistryError, httpx.HTTPError):
             pass  # an abandoned session is purged by the registry later
 
@@ -527,14 +539,20 @@ class RegistryClient:
             return "registry"
         action = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}.get(request.method, "pull,push")
         mounted_from = request.url.params.get("from")
-        return f"repository:{match['name']}:{action}" + (f" repository:{mounted_from}:pull" if mounted_from else "")
+        also = f" repository:{mounted_from}:pull" if mounted_from and mounted_from != match["name"] else ""
+        return f"repository:{match['name']}:{action}{also}"
 
     def _authorize(self, request: httpx.Request) -> None:
         if request.url.host != self._base.host or request.url.port != self._base.port:
             return  # never hand our credentials to a redirect or upload host elsewhere
         if not self._tokens and not self._basic:
             return  # an anonymous registry so far: spare every request the scope lookup
-        token, expires_at = self._tokens.get(self._scope_key(request))
+        key = self._scope_key(request)
+        token, expires_at = self._tokens.get(key)
+        if key.endswith(":pull") and not (token and expires_at > time.monotonic()):
+            token, expires_at = self._tokens.get(key + ",push")  # a token to push may pull too
+        if not (token and expires_at > time.monotonic()) and key.startswith("repository:"):
+            token, expires_at = self._token_ahead(key)
         if token and expires_at > time.monotonic():
             request.headers["Authorization"] = f"Bearer {token}"
         elif self._basic:
@@ -551,6 +569,7 @@ class RegistryClient:
             return
         if scheme != "bearer" or "realm" not in params:
             raise RegistryError.from_response(response, f"{where} (unsupported auth challenge {scheme!r})")
+        self._tokens.challenge = {name: params[name] for name in ("realm", "service") if name in params}
         key = self._scope_key(request)
         with self._tokens.scope_lock(key):
             cached, expires_at = self._tokens.get(key)
@@ -559,6 +578,26 @@ class RegistryClient:
                 return  # another thread (or client sharing the tokens) fetched a fresh one while we waited
             token, lifetime = self._fetch_token(params)
             self._tokens.put(key, token, time.monotonic() + max(lifetime - 5, 1))
+
+    def _token_ahead(self, key: str) -> tuple[str | None, float]:
+        """The token for a scope this registry has not challenged yet, asked of the realm its earlier challenges
+        named, so the request goes out with it rather than to a 401 first (a copy meets a new repository and
+        action at every step). None if no challenge was seen yet, or if the realm refused: the request then
+        meets the 401 and the challenge's own answer, which says why."""
+        challenge = self._tokens.challenge
+        if not challenge:
+            return None, 0.0
+        with self._tokens.scope_lock(key):
+            token, expires_at = self._tokens.get(key)
+            if token and expires_at > time.monotonic():
+                return token, expires_at  # another thread got it while we waited
+            try:
+                token, lifetime = self._fetch_token({**challenge, "scope": key})
+            except (RegistryError, httpx.HTTPError, ValueError):
+                return None, 0.0
+            expires_at = time.monotonic() + max(lifetime - 5, 1)
+            self._tokens.put(key, token, expires_at)
+            return token, expires_at
 
     def _fetch_token(self, challenge: dict[str, str]) -> tuple[str, int]:
         if self._token_issuer is not None:

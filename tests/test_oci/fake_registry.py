@@ -16,12 +16,23 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 _PATH = re.compile(r"^/v2/(?P<name>.+)/(?P<kind>manifests|blobs|tags)/(?P<rest>.*)$")
 
 
+def _access(scopes: list[str]) -> set[tuple[str, str]]:
+    """`repository:a/b:pull,push` -> {("repository:a/b", "pull"), ("repository:a/b", "push")}: a token grants
+    actions, so one to push and pull also serves a pull, as with Distribution."""
+    pairs = set()
+    for scope in " ".join(scopes).split():
+        resource, _, actions = scope.rpartition(":")
+        pairs.update((resource, action) for action in actions.split(","))
+    return pairs
+
+
 class FakeRegistry:
     def __init__(self, *, username: str | None = None, password: str | None = None, service: str = "fake-registry"):
         self.username, self.password, self.service = username, password, service
-        self.tokens: dict[str, set[str]] = {}  # token -> scopes it grants
+        self.tokens: dict[str, set[tuple[str, str]]] = {}  # token -> (resource, action) pairs it grants
         self.token_requests: list[dict] = []  # what each token request asked for
         self.requests: list[tuple[str, str]] = []  # (method, path with query) of registry requests
+        self.unauthorized = 0  # registry requests answered with a challenge
         self.blobs: dict[str, bytes] = {}
         self.manifests: dict[tuple[str, str], tuple[bytes, str]] = {}  # (repo, reference) -> (body, type)
         self.tags: dict[str, list[str]] = {}
@@ -97,15 +108,17 @@ class FakeRegistry:
             return self._error(handler, 401, "UNAUTHORIZED")
         token = secrets.token_hex(8)
         with self._lock:
-            self.tokens[token] = {scope for scope in query.get("scope", [])}
+            self.tokens[token] = _access(query.get("scope", []))
         body = json.dumps({"token": token, "expires_in": 300}).encode()
         self._send(handler, 200, body, {"Content-Type": "application/json"})
 
     def _authorized(self, handler, scope: str | None) -> bool:
         header = handler.headers.get("Authorization", "")
         granted = self.tokens.get(header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
-        if granted is not None and (scope is None or scope in granted):
+        if granted is not None and (scope is None or _access([scope]) <= granted):
             return True
+        with self._lock:
+            self.unauthorized += 1
         challenge = f'Bearer realm="{self.url}/token",service="{self.service}"' + (f',scope="{scope}"' if scope else "")
         self._error(handler, 401, "UNAUTHORIZED", {"WWW-Authenticate": challenge})
         return False

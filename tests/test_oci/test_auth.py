@@ -30,15 +30,34 @@ def test_bearer_challenge_gets_a_token_with_basic_credentials_and_retries():
         assert fake.blobs[digest] == b"layer bytes"
 
 
-def test_tokens_are_cached_per_scope():
+def test_tokens_are_cached_per_scope_and_a_token_to_push_serves_a_pull():
     with FakeRegistry() as fake:
         client = RegistryClient(fake.url)
         for i in range(3):
             client.push_blob("contoso/app", f"blob {i}".encode())
         for i in range(3):
             assert client.blob_exists("contoso/app", digest_of(f"blob {i}".encode()))
+        assert client.blob_exists("contoso/other", digest_of(b"never pushed")) is False
         scopes = [request["scopes"] for request in fake.token_requests]
-        assert scopes == [["repository:contoso/app:pull,push"], ["repository:contoso/app:pull"]]
+        assert scopes == [["repository:contoso/app:pull,push"], ["repository:contoso/other:pull"]]
+
+
+def test_a_new_scope_gets_its_token_before_its_request_once_the_registry_has_challenged():
+    with FakeRegistry(username="alice", password="s3cret") as fake:
+        client = RegistryClient(fake.url, username="alice", password="s3cret")
+        for i in range(5):
+            client.push_blob(f"contoso/app{i}", b"layer")
+            assert client.blob_exists(f"contoso/app{i}", digest_of(b"layer"))
+        challenged = [path for method, path in fake.requests if method == "POST"]
+        assert len(challenged) == 5 + 1  # the first repository's POST met the one challenge, then went again
+        assert len(fake.token_requests) == 5  # one per repository: its push token serves its HEAD too
+        assert fake.unauthorized == 1
+
+        # A token asked ahead that the realm refuses is asked again by the challenge, which says why.
+        intruder = RegistryClient(fake.url, username="alice", password="wrong", tokens=client._tokens)
+        with pytest.raises(RegistryError, match="token request") as caught:
+            intruder.push_blob("contoso/new", b"layer")
+        assert caught.value.status_code == 401
 
 
 def test_a_wrong_password_is_reported_by_the_token_request():
@@ -104,6 +123,7 @@ def test_copy_between_registries_that_challenge_for_bearer_tokens(registry_facto
         scopes = [" ".join(request["scopes"]) for request in target_tokens.token_requests]
         assert all(request["service"] == "distribution" for request in target_tokens.token_requests)
         assert all(request["authorization"].startswith("Basic ") for request in target_tokens.token_requests)
-        # The mount into app01 asks for push there and pull on app00, where the blob was uploaded.
-        assert "repository:contoso/app01:pull repository:contoso/app01:push repository:contoso/app00:pull" in scopes
+        # The mount into app01 asks for push there and pull on app00, where the blob was uploaded: once the
+        # registry has challenged, in the client's own words before the request (the spec's `pull,push`).
+        assert "repository:contoso/app01:pull,push repository:contoso/app00:pull" in scopes
         assert len(scopes) == len(set(scopes))  # one token per scope, then the cache
