@@ -152,8 +152,9 @@ def copy_images(
     asking for a hand-over (ImageRef.hand_over) is heard once everything it needs is in, and not written.
     """
     started = time.monotonic()
+    # A push's images are mostly new to the target: each upload asks whether its blob is there as it starts.
     return _copy(source, target, list(images), concurrency, on_progress, started, missing_ok=False, known_tags={},
-                 on_copied=on_copied)
+                 on_copied=on_copied, ask_first=False)
 
 
 def delete_image(target: RegistryClient, repository: str, digest: str) -> bool:
@@ -341,18 +342,28 @@ class _BlobTask:
     upload_to: str | None  # None: some target repository has it already
     mount_from: str | None
     mount_into: list[str]
+    maybe_there: bool = False  # not asked first: upload_to may have it (the upload starts by asking, _copy)
 
 
 def _plan_blobs(
-    target: RegistryClient, plan: _Plan, pool: ThreadPoolExecutor, empty: frozenset[str] = frozenset()
+    target: RegistryClient, plan: _Plan, pool: ThreadPoolExecutor, empty: frozenset[str] = frozenset(), *,
+    ask_first: bool = True,
 ) -> tuple[list[_BlobTask], int]:
-    """One task per missing digest: upload it once, mount it everywhere else it is needed."""
+    """One task per missing digest: upload it once, mount it everywhere else it is needed.
+
+    ask_first: a HEAD of every blob before anything moves, so the totals are exact from the start (a resync,
+    where most blobs are there). Without it (a push's few new images, where most are not) each upload starts
+    by asking instead, in the POST that opens it: one request less per missing blob.
+    """
     needed: dict[tuple[str, str], tuple[int, str]] = {}  # (target repo, digest) -> (size, source repo)
     for node in plan.manifests.values():
         for digest, size in node.blobs:
             needed.setdefault((node.repository, digest), (size, node.source_repository))
     pairs = list(needed)
-    present = dict(zip(pairs, pool.map(lambda pair: pair[0] not in empty and target.blob_exists(*pair), pairs)))
+    if ask_first:
+        present = dict(zip(pairs, pool.map(lambda pair: pair[0] not in empty and target.blob_exists(*pair), pairs)))
+    else:
+        present = dict.fromkeys(pairs, False)
     by_digest: dict[str, dict] = {}
     for (repository, digest), (size, source_repository) in needed.items():
         entry = by_digest.setdefault(digest, {"size": size, "source": source_repository, "have": [], "missing": []})
@@ -364,7 +375,8 @@ def _plan_blobs(
         upload_to = None if entry["have"] else entry["missing"][0]
         mount_from = entry["have"][0] if entry["have"] else upload_to
         mount_into = [r for r in entry["missing"] if r != upload_to]
-        tasks.append(_BlobTask(digest, entry["size"], entry["source"], upload_to, mount_from, mount_into))
+        maybe_there = not ask_first and upload_to is not None and upload_to not in empty
+        tasks.append(_BlobTask(digest, entry["size"], entry["source"], upload_to, mount_from, mount_into, maybe_there))
     skipped = sum(present.values())
     return tasks, skipped
 
@@ -565,6 +577,7 @@ def _copy(
     known_tags: dict[str, set[str]],
     empty: frozenset[str] = frozenset(),
     on_copied: Callable[[CopiedImage, Manifest], None] | None = None,
+    ask_first: bool = True,
 ) -> CopyResult:
     concurrency = max(1, concurrency)
     plan = _Plan()
@@ -579,7 +592,7 @@ def _copy(
         )
         for image_plan in plans:
             plan.merge(image_plan)
-        blob_tasks, blobs_skipped = _plan_blobs(target, plan, pool, empty)
+        blob_tasks, blobs_skipped = _plan_blobs(target, plan, pool, empty, ask_first=ask_first)
 
     result = CopyResult(
         progress=CopyProgress(
@@ -595,23 +608,39 @@ def _copy(
     tracker = _Tracker(result, on_progress)
     tracker.report()  # totals, before anything moves
 
-    def transfer(task: _BlobTask, repository: str) -> None:
+    def transfer(task: _BlobTask, repository: str, location: str | None = None) -> None:
         where = f"{source.base_url}/{task.source_repository}"
-        with source.open_blob(task.source_repository, task.digest) as response:
-            chunks = _verified_chunks(response, task.digest, task.size, where, lambda n: tracker.add(bytes_done=n))
-            target.upload_blob(repository, task.digest,
-                               _read_ahead(chunks) if task.size >= READ_AHEAD_MIN_SIZE else chunks, task.size)
+        handed = False
+        try:
+            with source.open_blob(task.source_repository, task.digest) as response:
+                chunks = _verified_chunks(response, task.digest, task.size, where, lambda n: tracker.add(bytes_done=n))
+                handed = True  # upload_blob cancels the session itself if its PUT fails
+                target.upload_blob(repository, task.digest,
+                                   _read_ahead(chunks) if task.size >= READ_AHEAD_MIN_SIZE else chunks, task.size,
+                                   location=location)
+        except BaseException:
+            if location and not handed:  # the source failed before the upload began: close the opened session
+                target.cancel_upload(location)
+            raise
         tracker.add(blobs_done=1, counts={"blobs_uploaded": 1, "bytes_uploaded": task.size})
 
     def copy_blob(task: _BlobTask) -> None:
-        if task.upload_to:
+        if task.upload_to and task.maybe_there:
+            # A mount from the repository itself: 201 if the blob is there already, else the session to fill.
+            location = target.begin_upload(task.upload_to, mount=(task.digest, task.upload_to))
+            if location is None:
+                tracker.add(blobs_done=1, bytes_total=-task.size, counts={"blobs_skipped": 1})
+            else:
+                transfer(task, task.upload_to, location)
+        elif task.upload_to:
             transfer(task, task.upload_to)
         for repository in task.mount_into:
-            if target.mount_blob(repository, task.digest, task.mount_from):
+            location = target.begin_upload(repository, mount=(task.digest, task.mount_from))
+            if location is None:
                 tracker.add(blobs_done=1, counts={"blobs_mounted": 1})
-            else:  # the registry refused the mount: send the bytes after all
+            else:  # the registry refused the mount: send the bytes after all, into the session it opened
                 tracker.add(bytes_total=task.size)
-                transfer(task, repository)
+                transfer(task, repository, location)
 
     def put_manifest(node: _ManifestNode) -> None:
         for reference in node.tags or [node.digest]:

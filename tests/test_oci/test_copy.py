@@ -419,3 +419,29 @@ def test_the_engine_names_each_manifest_as_it_is_written_children_before_their_i
     assert written[-1].body == seeded.source.get_manifest("contoso/app00", index.digest).body
     assert {copied.digest for copied in heard[:2]} == {child.digest for child in index.children}
     assert heard[-1].digest == index.digest and heard[-1].tag is None and len(heard) == 3
+
+
+def test_copied_images_ask_whether_each_blob_is_there_as_its_upload_starts(seeded):
+    """A push's images are mostly new to the target: no HEAD before each blob, but one POST that mounts it from
+    its own repository (201: there already, nothing sent) or opens its upload (202), which the PUT then fills."""
+    first, second = (image(seeded.corpus, "app01", tag) for tag in ("1.0", "1.1"))
+    copy_images(seeded.source, seeded.target, [ImageRef("contoso/app01", "1.0")])
+    sent = []
+    with httpx.Client(event_hooks={"request": [lambda request: sent.append((request.method, request.url))]}) as http:
+        target = RegistryClient(seeded.target_registry.url, http=http)
+        result = copy_images(seeded.source, target, [ImageRef("contoso/app01", "1.1")])
+
+    shared = {blob.digest for blob in first.blobs} & {blob.digest for blob in second.blobs}
+    missing = {blob.digest for blob in second.blobs} - shared
+    assert shared and missing
+    assert not [url for method, url in sent if method == "HEAD" and "/blobs/" in url.path]
+    posts = [url for method, url in sent if method == "POST"]
+    assert sorted(url.params["mount"] for url in posts) == sorted(shared | missing)
+    assert all(url.params["from"] == "contoso/app01" for url in posts)
+    assert len([url for method, url in sent if method == "PUT" and "/blobs/uploads/" in url.path]) == len(missing)
+    assert (result.blobs_skipped, result.blobs_uploaded) == (len(shared), len(missing))
+    assert result.progress.bytes_done == result.progress.bytes_total == sum(
+        blob.size for blob in second.blobs if blob.digest in missing)
+    assert result.progress.blobs_done == result.progress.blobs_total
+    assert read_tag_digests(seeded.target_registry.url, [("contoso/app01", "1.1")]) == {
+        ("contoso/app01", "1.1"): second.digest}
