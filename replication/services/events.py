@@ -377,39 +377,35 @@ def event_fan_out_pushes(*, events: list[RegistryEvent]) -> list[ReplicationJob]
                                           pushed_at=event.timestamp)))
     jobs = []
     with transaction.atomic():
-        for event, image in wanted:
-            image_status.image_status_record(
-                registry=registry, region=origin.region, repository=image.repository, reference=image.reference,
-                digest=image.digest, pushed_at=image.pushed_at, status=ImageReplicationStatus.COMPLETE,
-                completed_at=image.pushed_at, event_received_at=event.received_at,
-            )
+        records = [image_status.StatusRecord(
+            region=origin.region, repository=image.repository, reference=image.reference, digest=image.digest,
+            pushed_at=image.pushed_at, status=ImageReplicationStatus.COMPLETE, completed_at=image.pushed_at,
+            event_received_at=event.received_at,
+        ) for event, image in wanted]
         for replica in replicas:
             if replica.pk == origin.pk:
                 continue
             if replica.status not in FAN_OUT_STATUSES or not replica.region.endpoint:
-                for event, image in wanted:
-                    image_status.image_status_record(
-                        registry=registry, region=replica.region, repository=image.repository,
-                        reference=image.reference, digest=image.digest, pushed_at=image.pushed_at,
-                        status=ImageReplicationStatus.FAILED,
-                        failure_reason=f"The replica in {replica.region.name} is {replica.status}; "
-                                       f"it is not receiving copies.",
-                        source_region=origin.region,
-                    )
+                records += [image_status.StatusRecord(
+                    region=replica.region, repository=image.repository, reference=image.reference,
+                    digest=image.digest, pushed_at=image.pushed_at, status=ImageReplicationStatus.FAILED,
+                    failure_reason=f"The replica in {replica.region.name} is {replica.status}; "
+                                   f"it is not receiving copies.",
+                    source_region=origin.region,
+                ) for _, image in wanted]
                 continue
             for start in range(0, len(wanted), COPY_JOB_MAX_IMAGES):
                 part = wanted[start:start + COPY_JOB_MAX_IMAGES]
                 job = _copy_job_carrying(replica=replica, source=origin.region, images=[image for _, image in part])
                 job.carried = {event.pk for event, _ in part}
                 queued_at = timezone.now()
-                for event, image in part:
-                    image_status.image_status_record(
-                        registry=registry, region=replica.region, repository=image.repository,
-                        reference=image.reference, digest=image.digest, pushed_at=image.pushed_at,
-                        status=ImageReplicationStatus.PENDING, source_region=origin.region, job=job,
-                        event_received_at=event.received_at, queued_at=queued_at,
-                    )
+                records += [image_status.StatusRecord(
+                    region=replica.region, repository=image.repository, reference=image.reference,
+                    digest=image.digest, pushed_at=image.pushed_at, status=ImageReplicationStatus.PENDING,
+                    source_region=origin.region, job=job, event_received_at=event.received_at, queued_at=queued_at,
+                ) for event, image in part]
                 jobs.append(job)
+        image_status.image_status_record_many(registry=registry, records=records)
         if origin.status in FAN_OUT_STATUSES and origin.region.endpoint:
             jobs.extend(_winner_reasserted(origin=origin, event=event) for event in overwritten)
     return [job for job in jobs if job is not None]

@@ -37,28 +37,89 @@ from .webhooks import webhook_notify
 # ---- writes -------------------------------------------------------------------------------
 
 
-def image_status_record(*, registry: Registry, region: Region, repository: str, reference: str, digest: str,
-                        pushed_at: datetime, status: str, source_region: Region | None = None,
-                        job: ReplicationJob | None = None, completed_at: datetime | None = None,
-                        failure_reason: str = "", event_received_at: datetime | None = None,
-                        queued_at: datetime | None = None) -> ImageReplication | None:
-    """Point the (region, repository, reference) row at this push, unless it already tracks a later one."""
-    values = {"digest": digest, "pushed_at": pushed_at, "status": status, "source_region": source_region,
-              "job": job, "completed_at": completed_at, "failure_reason": failure_reason,
-              # A new trip: the stages of an earlier push's copy no longer apply.
-              "event_received_at": event_received_at, "queued_at": queued_at,
-              "copy_started_at": None, "copy_finished_at": None}
+@dataclass(frozen=True)
+class StatusRecord:
+    """One (region, repository, reference) row pointed at a push: its digest and time, and where its copy stands."""
+
+    region: Region
+    repository: str
+    reference: str
+    digest: str
+    pushed_at: datetime
+    status: str
+    source_region: Region | None = None
+    job: ReplicationJob | None = None
+    completed_at: datetime | None = None
+    failure_reason: str = ""
+    event_received_at: datetime | None = None
+    queued_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return (self.region.pk, self.repository, self.reference)
+
+    def values(self) -> dict:
+        return {"digest": self.digest, "pushed_at": self.pushed_at, "status": self.status,
+                "source_region": self.source_region, "job": self.job, "completed_at": self.completed_at,
+                "failure_reason": self.failure_reason,
+                # A new trip: the stages of an earlier push's copy no longer apply.
+                "event_received_at": self.event_received_at, "queued_at": self.queued_at,
+                "copy_started_at": None, "copy_finished_at": None}
+
+
+def image_status_record(*, registry: Registry, **record) -> ImageReplication | None:
+    """Point the (region, repository, reference) row at this push (StatusRecord's fields), unless it already
+    tracks a later one."""
+    return _record(registry, StatusRecord(**record))
+
+
+def _record(registry: Registry, record: StatusRecord) -> ImageReplication | None:
+    values = record.values()
     row, created = ImageReplication.objects.get_or_create(
-        registry=registry, region=region, repository=repository, reference=reference, defaults=values)
+        registry=registry, region=record.region, repository=record.repository, reference=record.reference,
+        defaults=values)
     if created:
         return row
-    if row.pushed_at > pushed_at:
+    if row.pushed_at > record.pushed_at:
         return None  # a later push owns the row
-    if row.digest == digest and row.status == ImageReplicationStatus.COMPLETE:
+    if row.digest == record.digest and row.status == ImageReplicationStatus.COMPLETE:
         return row  # already there: a repeated push changes nothing (and keeps its lag)
     ImageReplication.objects.filter(pk=row.pk).update(**values, updated_at=timezone.now())
     row.refresh_from_db()
     return row
+
+
+def image_status_record_many(*, registry: Registry, records: list[StatusRecord]) -> None:
+    """image_status_record for each record, in order, in a few queries: a fan-out records every image of its
+    batch in every region, and one by one that was four queries a row (get_or_create's read, savepoint, insert,
+    release). The rows that exist are read at once and the new ones inserted at once; only a row that already
+    existed (a tag pushed again) or that another writer inserted meanwhile goes the one-by-one way."""
+    if not records:
+        return
+    existing = set(ImageReplication.objects.filter(
+        registry=registry, region_id__in={r.region.pk for r in records},
+        repository__in={r.repository for r in records}, reference__in={r.reference for r in records},
+    ).values_list("region_id", "repository", "reference"))
+    fresh: dict[tuple, StatusRecord] = {}
+    for record in records:
+        if record.key not in existing and record.key not in fresh:
+            fresh[record.key] = record
+    ImageReplication.objects.bulk_create(
+        [ImageReplication(registry=registry, region=r.region, repository=r.repository, reference=r.reference,
+                          **r.values()) for r in fresh.values()],
+        ignore_conflicts=True)  # inserted by another writer since the read: found below, and recorded one by one
+    inserted = set()
+    if fresh:
+        written = ImageReplication.objects.filter(
+            registry=registry, region_id__in={r.region.pk for r in fresh.values()},
+            repository__in={r.repository for r in fresh.values()}, reference__in={r.reference for r in fresh.values()},
+        ).values_list("region_id", "repository", "reference", "digest", "pushed_at", "status", "job_id")
+        ours = {key: (r.digest, r.pushed_at, r.status, r.job.pk if r.job else None) for key, r in fresh.items()}
+        inserted = {tuple(row[:3]) for row in written if ours.get(tuple(row[:3])) == tuple(row[3:])}
+    for record in records:
+        if record.key in inserted and fresh.get(record.key) is record:
+            continue
+        _record(registry, record)
 
 
 def image_status_mark_complete(*, registry_id: int, region: Region, repository: str, reference: str,
