@@ -140,7 +140,10 @@ def spec_load(kind: str, data) -> JobSpec:
         spec_type = SPEC_TYPES[JobKind(kind)]
     except ValueError:
         raise SpecError(f"unknown job kind {kind!r}") from None
-    return _load(spec_type, {} if data is None else data, "spec")
+    try:
+        return _loader(spec_type)({} if data is None else data)
+    except _Misfit as misfit:
+        raise SpecError(f"spec{misfit.where}{misfit.problem}") from None
 
 
 def _dump(value):
@@ -155,49 +158,84 @@ def _dump(value):
     return value
 
 
+class _Misfit(Exception):
+    """A value that does not fit its type; `where` grows (".images[3].digest") as it rises through the loaders,
+    so a spec that loads pays for no path it never needed."""
+
+    def __init__(self, problem: str, where: str = ""):
+        self.problem, self.where = problem, where
+
+    def within(self, part: str) -> "_Misfit":
+        self.where = part + self.where
+        return self
+
+
 @functools.cache
-def _shape(spec_type) -> tuple[dict, dict]:
-    """A spec dataclass's field types and fields, worked out once: a copy job can carry a hundred images, and
-    the fan-out reads and rewrites the queued job's spec to join it."""
-    return typing.get_type_hints(spec_type), {field.name: field for field in dataclasses.fields(spec_type)}
-
-
-def _load(hint, value, path: str):
+def _loader(hint) -> typing.Callable[[object], object]:
+    """The function that loads a JSON value into `hint`, worked out once per type: a copy job can carry a hundred
+    images, and the fan-out reads the queued job's spec to join it."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in typing.get_args(hint):
-            return None
         (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return _load(inner, value, path)
+        load_inner, optional = _loader(inner), type(None) in typing.get_args(hint)
+
+        def load_union(value):
+            return None if value is None and optional else load_inner(value)
+        return load_union
     if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise SpecError(f"{path} must be a list")
-        item_hint = typing.get_args(hint)[0]
-        return tuple(_load(item_hint, item, f"{path}[{index}]") for index, item in enumerate(value))
+        load_item = _loader(typing.get_args(hint)[0])
+
+        def load_tuple(value):
+            if not isinstance(value, (list, tuple)):
+                raise _Misfit(" must be a list")
+            loaded = []
+            for index, item in enumerate(value):
+                try:
+                    loaded.append(load_item(item))
+                except _Misfit as misfit:
+                    raise misfit.within(f"[{index}]") from None
+            return tuple(loaded)
+        return load_tuple
     if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise SpecError(f"{path} must be an object")
-        hints, fields = _shape(hint)
-        unknown = set(value) - set(fields)
-        if unknown:
-            raise SpecError(f"{path} has unknown field(s) {', '.join(sorted(unknown))}")
-        loaded = {}
-        for name, field in fields.items():
-            if name in value:
-                loaded[name] = _load(hints[name], value[name], f"{path}.{name}")
-            elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-                raise SpecError(f"{path}.{name} is missing")
-        return hint(**loaded)
+        hints = typing.get_type_hints(hint)
+        fields = [(field.name, _loader(hints[field.name]),
+                   field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING)
+                  for field in dataclasses.fields(hint)]
+        names = frozenset(name for name, _, _ in fields)
+
+        def load_dataclass(value):
+            if not isinstance(value, dict):
+                raise _Misfit(" must be an object")
+            if not names.issuperset(value):
+                raise _Misfit(f" has unknown field(s) {', '.join(sorted(set(value) - names))}")
+            loaded = {}
+            for name, load_field, required in fields:
+                if name in value:
+                    try:
+                        loaded[name] = load_field(value[name])
+                    except _Misfit as misfit:
+                        raise misfit.within(f".{name}") from None
+                elif required:
+                    raise _Misfit(" is missing", f".{name}")
+            return hint(**loaded)
+        return load_dataclass
     if hint is datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            raise SpecError(f"{path} must be an ISO 8601 date and time") from None
+        def load_datetime(value):
+            if isinstance(value, datetime):
+                return value
+            try:
+                return datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise _Misfit(" must be an ISO 8601 date and time") from None
+        return load_datetime
     if hint in (str, int, bool):
-        # bool is an int in Python; a spec never means one for the other.
-        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-            raise SpecError(f"{path} must be a {hint.__name__}")
-        return value
-    raise SpecError(f"{path}: no loader for {hint!r}")
+        def load_plain(value):
+            # bool is an int in Python; a spec never means one for the other.
+            if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+                raise _Misfit(f" must be a {hint.__name__}")
+            return value
+        return load_plain
+
+    def load_nothing(value):
+        raise _Misfit(f": no loader for {hint!r}")
+    return load_nothing
