@@ -43,6 +43,9 @@ REGIONS = ["westus", "eastus", "canadacentral", "westeurope", "northeurope", "so
 PUSHER_PASSWORD = "push-stages-pusher"  # a throwaway user in the trial's own temporary database
 # gunicorn's access line of a notification: ... "POST /api/v1/events/ HTTP/1.1" 202 55 12ms ...
 ACCESS_EVENTS = re.compile(r'"POST /api/v1/events/ [^"]*" \d+ \S+ (\d+)ms')
+# ... "GET /oauth2/token?account=... HTTP/1.1" 200 1157 6ms ...: the pushers' token requests (skopeo asks one per
+# repository and action; the engine issues its own in process)
+ACCESS_TOKENS = re.compile(r'"GET /oauth2/token[^"]*" \d+ \S+ (\d+)ms')
 IDLE_SECONDS = 5
 STAGES = [  # (label, from field, to field)
     ("event sent → intake received", "pushed_at", "event_received_at"),
@@ -163,7 +166,7 @@ class PushStagesTrial:
         call_command("migrate", verbosity=0)
         if getattr(self.args, "portal", "runserver") == "gunicorn":
             call_command("collectstatic", interactive=False, verbosity=0)  # run_portal serves the hashed names
-            # INFO: gunicorn's access lines, whose times are the events endpoint's answers (intake_answers).
+            # INFO: gunicorn's access lines, whose times are the events and token endpoints' answers (portal_answers).
             self.portal_log = self.spawn("portal", [sys.executable, "manage.py", "run_portal", "--bind",
                                                     f"127.0.0.1:{self.portal_port}"], group="portal", LOG_LEVEL="INFO")
         else:
@@ -339,14 +342,14 @@ class PushStagesTrial:
     def portal_log_size(self) -> int:
         return self.portal_log.stat().st_size if self.portal_log else 0
 
-    def intake_answers(self, offset: int) -> list[float]:
-        """Seconds the portal took to answer each registry notification since offset (gunicorn's access log)."""
+    def portal_answers(self, offset: int, pattern: re.Pattern) -> list[float]:
+        """Seconds the portal took to answer each request of `pattern` since offset (gunicorn's access log)."""
         if not self.portal_log:
             return []
         with open(self.portal_log, "rb") as log:
             log.seek(offset)
             text = log.read().decode(errors="replace")
-        return [int(ms) / 1000 for ms in ACCESS_EVENTS.findall(text)]
+        return [int(ms) / 1000 for ms in pattern.findall(text)]
 
     def figures(self, prefix: str, log_offset: int = 0) -> dict:
         """Seconds of each stage for every copied image (not the push's own region), and per push."""
@@ -364,7 +367,8 @@ class PushStagesTrial:
         everywhere = [(complete - pushed).total_seconds() for pushed, complete in pushes.values()]
         last_after_last_push = (max(c for _, c in pushes.values()) - max(p for p, _ in pushes.values())).total_seconds()
         return {"copies": len(rows), "pushes": len(pushes), "stages": stages, "everywhere": everywhere,
-                "intake_answers": self.intake_answers(log_offset),
+                "intake_answers": self.portal_answers(log_offset, ACCESS_EVENTS),
+                "token_answers": self.portal_answers(log_offset, ACCESS_TOKENS),
                 "last_after_last_push": last_after_last_push, "verified": self.verify(prefix)}
 
     def verify(self, prefix: str) -> int:
@@ -433,6 +437,7 @@ def report(results: dict[str, list[dict]]) -> str:
         rows = [(label, lambda r, label=label: r["stages"][label]) for label, _, _ in STAGES]
         rows.append(("push → present everywhere", lambda r: r["everywhere"]))
         rows.append(("events endpoint's answer", lambda r: r.get("intake_answers", [])))
+        rows.append(("token endpoint's answer", lambda r: r.get("token_answers", [])))
         rows.append(("last copy after last push", lambda r: [r["last_after_last_push"]]))
         for label, pick in rows:
             cells = []

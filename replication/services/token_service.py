@@ -7,7 +7,10 @@ never an error (the token spec); only wrong credentials (401) and a wrong servic
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Callable
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
@@ -121,9 +124,13 @@ def token_principal_authenticate(*, username: str | None, password: str | None) 
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)).update(last_used_at=now)
         return Principal(subject=f"{token.registry.name}/{token.name}", registry_token=token)
     user = get_user_model()._default_manager.filter(**{get_user_model().USERNAME_FIELD: username}).first()
-    if user is not None and user.is_active and _recently_verified(password, user.password):
+    if user is not None and user.is_active:
+        # What ModelBackend.authenticate checks for an active user, against the very hash the answer is kept under.
+        if not _password_verified(password, user.password, check=lambda: user.check_password(password)):
+            raise Unauthorized("Invalid username or password.")
         return Principal(subject=user.get_username(), user=user)
-    user = authenticate(username=username, password=password)  # None for inactive users too
+    # No such user, or an inactive one: authenticate still hashes, so the time taken does not tell which.
+    user = authenticate(username=username, password=password)
     if user is None:
         raise Unauthorized("Invalid username or password.")
     _remember_verified(password, user.password)
@@ -149,13 +156,40 @@ def _remember_verified(password: str, password_hash: str) -> None:
     cache.set(_verified_key(password, password_hash), True, VERIFIED_FOR_SECONDS)
 
 
-def _password_matches(password: str, password_hash: str) -> bool:
+# The checks running in this process, by _verified_key: a burst of pushes with the same credentials asks for
+# tokens all at once (skopeo: one per repository and action), and each would hash the password while the others
+# do, ~0.3 s of CPU apiece on both cores, before any of them is remembered. They wait for the first one instead.
+_checks_in_flight: dict[str, Future] = {}
+_checks_lock = threading.Lock()
+
+
+def _password_verified(password: str, password_hash: str, *, check: Callable[[], bool]) -> bool:
+    """Whether `check()` (the password against this hash) holds: remembered for VERIFIED_FOR_SECONDS once it
+    does, and run by one thread of this process at a time; the others asking meanwhile get its answer."""
     if _recently_verified(password, password_hash):
         return True
-    if not check_password(password, password_hash):
-        return False
-    _remember_verified(password, password_hash)
-    return True
+    key = _verified_key(password, password_hash)
+    with _checks_lock:
+        answer = _checks_in_flight.get(key)
+        mine = answer is None
+        if mine:
+            answer = _checks_in_flight[key] = Future()
+    if mine:
+        try:
+            matched = check()
+            if matched:
+                _remember_verified(password, password_hash)
+            answer.set_result(matched)
+        except BaseException as error:  # noqa: BLE001 - raised below, to every thread that asked
+            answer.set_exception(error)
+        finally:
+            with _checks_lock:
+                del _checks_in_flight[key]
+    return answer.result()
+
+
+def _password_matches(password: str, password_hash: str) -> bool:
+    return _password_verified(password, password_hash, check=lambda: check_password(password, password_hash))
 
 
 # ---- grants -----------------------------------------------------------------------------
