@@ -208,16 +208,18 @@ FAN_OUT_COALESCE_SECONDS = 10
 
 
 def fan_out_request(*, event_ids: list[int]) -> None:
-    """Queue a fan-out run for these committed events, unless one is already due for another pending event.
+    """Queue a fan-out run for these committed events, unless one is already due for an older pending event.
 
     This check runs after our commit, and a run queues the next one while a user event is pending after its own
-    commit (events_process): so either the other event's run reads the pending events after our commit and takes
+    commit (events_process): so either the older event's run reads the pending events after our commit and takes
     ours, or it had read them before and queues the run that will. A burst queues a run per batch instead of one
     per notification, and the registry, which waits for this answer, waits for a read instead of a broker send.
+    Only an older event counts: two notifications committed side by side (a registry's two lanes, two regions)
+    would each see the other pending and neither queue a run; the older one's does, as nothing older holds it.
     """
     recent = timezone.now() - timedelta(seconds=FAN_OUT_COALESCE_SECONDS)
     due = RegistryEvent.objects.filter(processed_at__isnull=True, from_replication=False,
-                                       received_at__gte=recent).exclude(pk__in=event_ids)
+                                       received_at__gte=recent, pk__lt=min(event_ids))
     if not due.exists():
         task_send_on_commit(PROCESS_EVENTS_TASK, kwargs={"event_ids": event_ids}, queue=PORTAL_QUEUE)
 

@@ -132,6 +132,22 @@ def test_a_burst_of_notifications_queues_one_fan_out_run_which_takes_them_all(ge
     purge_broker([PORTAL_QUEUE])
 
 
+def test_two_notifications_committed_side_by_side_queue_one_run(geo, deployed_regions, monkeypatch):
+    """Two lanes of a registry (or two regions) answered at once: both events are committed before either intake
+    asks whether a run is due, so each finds the other pending. The older one's intake queues the run."""
+    purge_broker([PORTAL_QUEUE])
+    pushed = push(deployed_regions["westus"], geo, 61, repositories=2, tags_per_repo=1)
+    asked = []
+    monkeypatch.setattr(events, "fan_out_request", lambda *, event_ids: asked.append(event_ids))
+    record("westus", *[event(repository=repository, digest=digest, tag=tag)
+                       for (repository, tag), digest in pushed.items()])
+    monkeypatch.undo()
+    for event_ids in reversed(asked):  # the newer one asks first: it must not count on the older one's intake
+        events.fan_out_request(event_ids=event_ids)
+    assert portal_queue_size() == 1
+    purge_broker([PORTAL_QUEUE])
+
+
 def test_an_event_recorded_while_a_run_works_is_taken_by_the_run_it_queues(geo, deployed_regions, monkeypatch):
     pushed = iter(push(deployed_regions["westus"], geo, 58, repositories=2, tags_per_repo=1).items())
     (first_repository, first_tag), first = next(pushed)
