@@ -463,8 +463,15 @@ def _winner_reasserted(*, origin: Replica, event: RegistryEvent) -> ReplicationJ
 
 
 def event_fan_out_delete(*, event: RegistryEvent) -> list[ReplicationJob]:
-    """Delete the manifest in every other replica's region; its status rows go with it."""
+    """Delete the manifest in every other replica's region; its status rows go with it. Nothing when the digest
+    was pushed again after the delete (its event may come first: deletes and image manifests are notified in
+    separate lanes, dataplane.notification_endpoints, and other regions' registries in their own)."""
     registry = event.registry
+    pushed_again = RegistryEvent.objects.filter(
+        registry_id=registry.pk, repository=event.repository, digest=event.digest, action=RegistryEventAction.PUSH,
+        from_replication=False, timestamp__gt=event.timestamp)
+    if pushed_again.exists():
+        return []
     replicas = list(Replica.objects.filter(registry=registry).select_related("region", "registry"))
     if not any(r.region_id == event.region_id for r in replicas):
         return []

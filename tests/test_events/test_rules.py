@@ -113,6 +113,18 @@ def test_a_delete_propagates_everywhere(geo, deployed_regions):
     assert not ImageReplication.objects.filter(registry=geo).exists()
 
 
+def test_a_delete_notified_after_a_later_push_of_its_digest_leaves_the_push_standing(geo, deployed_regions):
+    """Deleted, then pushed again: the push's event arrives first (another notification lane), then the delete's."""
+    (repository, tag), digest = next(iter(push(deployed_regions["eastus"], geo, 14).items()))
+    receive("eastus", event(repository=repository, digest=digest, tag=tag, at=BASE_TIME + timedelta(hours=2)))
+    run_queued_jobs()
+    receive("eastus", event(action="delete", repository=repository, digest=digest, at=BASE_TIME + timedelta(hours=1)))
+    assert not ReplicationJob.objects.filter(state=JobState.QUEUED).exists()
+    for name in ("westus", "canadacentral", "eastus"):
+        assert digest_in(deployed_regions[name], repository, tag) == digest, name
+    assert {row.status for row in ImageReplication.objects.filter(registry=geo)} == {ImageReplicationStatus.COMPLETE}
+
+
 def test_the_later_of_two_pushes_of_a_tag_wins_everywhere(geo, deployed_regions):
     """eastus pushes app:1.0 (older), canadacentral pushes another app:1.0 (newer); the older copy runs last."""
     (repository, tag), older = next(iter(push(deployed_regions["eastus"], geo, 5).items()))
