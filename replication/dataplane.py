@@ -14,7 +14,11 @@ from pathlib import Path
 import httpx
 import yaml
 
+from .oci.constants import IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES
+
 DISTRIBUTION_BINARY = "/usr/bin/docker-registry"
+# The media type of Distribution's blob events (its uploads and mounts): never replicated one by one.
+BLOB_EVENTS_MEDIA_TYPE = "application/octet-stream"
 
 
 def find_free_port() -> int:
@@ -39,6 +43,25 @@ def registry_answers(url: str, timeout: float = 2.0, *, http: httpx.Client | Non
 def token_auth(*, realm: str, service: str, issuer: str, rootcertbundle: str | os.PathLike) -> dict:
     """Distribution's `auth:` section for the OCI token flow: only tokens signed by a trusted cert get in."""
     return {"token": {"realm": realm, "service": service, "issuer": issuer, "rootcertbundle": str(rootcertbundle)}}
+
+
+def notification_endpoints(url: str, headers: dict[str, list[str]]) -> list[dict]:
+    """Distribution's `notifications.endpoints`: two lanes to the same portal URL.
+
+    Distribution sends an endpoint's events one at a time, each after the answer to the one before. A
+    multi-platform push notifies its platforms' manifests first, then its index (the tag): in one lane a burst's
+    tags queue behind every platform manifest pushed before them. So indexes and deletes take one lane and image
+    manifests the other (neither: blobs and pulls). The portal orders events by their own timestamps, not by
+    arrival (event_superseded), so the two lanes need no order between them.
+    """
+    def lane(name: str, ignored_media_types, ignored_actions: list[str]) -> dict:
+        return {"name": name, "url": url, "headers": {key: list(values) for key, values in headers.items()},
+                "timeout": "2s", "threshold": 5, "backoff": "1s",
+                "ignoredmediatypes": [BLOB_EVENTS_MEDIA_TYPE, *sorted(ignored_media_types)],
+                "ignore": {"actions": ignored_actions}}
+
+    # A delete has no media type: only the first lane sends it.
+    return [lane("portal", IMAGE_MEDIA_TYPES, ["pull"]), lane("portal-images", INDEX_MEDIA_TYPES, ["pull", "delete"])]
 
 
 class DistributionProcess:
@@ -92,20 +115,8 @@ class DistributionProcess:
         if self.auth:
             config["auth"] = self.auth
         if self.notifications_url:
-            config["notifications"] = {
-                "endpoints": [
-                    {
-                        "name": "portal",
-                        "url": self.notifications_url,
-                        "headers": self.notifications_headers,
-                        "timeout": "2s",
-                        "threshold": 5,
-                        "backoff": "1s",
-                        "ignoredmediatypes": ["application/octet-stream"],  # no per-blob events
-                        "ignore": {"actions": ["pull"]},
-                    }
-                ]
-            }
+            config["notifications"] = {"endpoints": notification_endpoints(self.notifications_url,
+                                                                           self.notifications_headers)}
         return config
 
     def write_config(self) -> Path:
