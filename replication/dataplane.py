@@ -51,8 +51,9 @@ def notification_endpoints(url: str, headers: dict[str, list[str]]) -> list[dict
     Distribution sends an endpoint's events one at a time, each after the answer to the one before. A
     multi-platform push notifies its platforms' manifests first, then its index (the tag): in one lane a burst's
     tags queue behind every platform manifest pushed before them. So indexes and deletes take one lane and image
-    manifests the other (neither: blobs and pulls). The portal orders events by their own timestamps, not by
-    arrival (event_superseded), so the two lanes need no order between them.
+    manifests the other (neither: blobs and pulls; both: a manifest of a type the portal does not replicate, which
+    it ignores twice). The portal orders events by their own timestamps, not by arrival (event_superseded), so
+    the two lanes need no order between them.
     """
     def lane(name: str, ignored_media_types, ignored_actions: list[str]) -> dict:
         return {"name": name, "url": url, "headers": {key: list(values) for key, values in headers.items()},
