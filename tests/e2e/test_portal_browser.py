@@ -109,14 +109,19 @@ def hexagon(page, region: str):
 
 
 def submit_from_popup(page, button) -> None:
-    """Click a form button in a map popup and wait for the page the form posts to.
+    """Click a form button in a map popup and wait for the answer to the POST it sends.
 
     On a loaded 2-core machine a click can land while Leaflet is still panning the map to fit the
     popup, and is lost: then the button is clicked once more. A button that never submits still fails.
+    The POST itself is awaited, not any navigation: the map keeps its view in the URL's hash, and a hash
+    change as the pan ends is a navigation to Playwright too (a lost click then passed for a submitted one).
     """
+    def form_post(response) -> bool:
+        return response.request.method == "POST" and response.request.is_navigation_request()
+
     for attempt in range(2):
         try:
-            with page.expect_navigation(timeout=20_000):
+            with page.expect_response(form_post, timeout=20_000):
                 button.click()
             return
         except PlaywrightTimeoutError:
