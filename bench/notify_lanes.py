@@ -71,10 +71,9 @@ class Endpoint:
 
 def one_lane(url: str, headers: dict) -> list[dict]:
     """The layout before the lanes: one endpoint for every manifest event."""
-    from replication.dataplane import BLOB_EVENTS_MEDIA_TYPE
+    from replication.dataplane import notification_lane
 
-    return [{"name": "portal", "url": url, "headers": headers, "timeout": "2s", "threshold": 5, "backoff": "1s",
-             "ignoredmediatypes": [BLOB_EVENTS_MEDIA_TYPE], "ignore": {"actions": ["pull"]}}]
+    return [notification_lane("portal", url, headers)]
 
 
 def trial(layout: str, answer_seconds: float, args, source_url: str, images: list[tuple[str, str]],
@@ -101,13 +100,18 @@ def trial(layout: str, answer_seconds: float, args, source_url: str, images: lis
         for repository, tag in images:
             lanes.setdefault(repository, []).append(tag)
 
+        errors = []
+
         def pusher(repository: str, tags: list[str]) -> None:
             source_host, target_host = source_url.removeprefix("http://"), registry.url.removeprefix("http://")
-            for tag in tags:
-                subprocess.run(["skopeo", "copy", "--all", "--preserve-digests", "--src-tls-verify=false",
-                                "--dest-tls-verify=false", f"docker://{source_host}/{repository}:{tag}",
-                                f"docker://{target_host}/{repository}:{tag}"],
-                               check=True, capture_output=True, timeout=300)
+            try:
+                for tag in tags:
+                    subprocess.run(["skopeo", "copy", "--all", "--preserve-digests", "--src-tls-verify=false",
+                                    "--dest-tls-verify=false", f"docker://{source_host}/{repository}:{tag}",
+                                    f"docker://{target_host}/{repository}:{tag}"],
+                                   check=True, capture_output=True, timeout=300)
+            except Exception as exc:  # noqa: BLE001 - raised below, not left to wait for events that never come
+                errors.append(exc)
 
         started = time.time()
         threads = [threading.Thread(target=pusher, args=item) for item in lanes.items()]
@@ -116,6 +120,8 @@ def trial(layout: str, answer_seconds: float, args, source_url: str, images: lis
         for thread in threads:
             thread.join()
         pushed = time.time() - started
+        if errors:
+            raise errors[0]
         expected = 3 * len(images)  # two platforms and the index of each
         deadline = time.time() + 120
         manifests = []

@@ -45,6 +45,15 @@ def token_auth(*, realm: str, service: str, issuer: str, rootcertbundle: str | o
     return {"token": {"realm": realm, "service": service, "issuer": issuer, "rootcertbundle": str(rootcertbundle)}}
 
 
+def notification_lane(name: str, url: str, headers: dict[str, list[str]], *, ignored_media_types=(),
+                      ignored_actions: tuple[str, ...] = ("pull",)) -> dict:
+    """One of Distribution's `notifications.endpoints`: never blob events, nor the types and actions given."""
+    return {"name": name, "url": url, "headers": {key: list(values) for key, values in headers.items()},
+            "timeout": "2s", "threshold": 5, "backoff": "1s",
+            "ignoredmediatypes": [BLOB_EVENTS_MEDIA_TYPE, *sorted(ignored_media_types)],
+            "ignore": {"actions": list(ignored_actions)}}
+
+
 def notification_endpoints(url: str, headers: dict[str, list[str]]) -> list[dict]:
     """Distribution's `notifications.endpoints`: two lanes to the same portal URL.
 
@@ -55,14 +64,10 @@ def notification_endpoints(url: str, headers: dict[str, list[str]]) -> list[dict
     it ignores twice). The portal orders events by their own timestamps, not by arrival (event_superseded), so
     the two lanes need no order between them.
     """
-    def lane(name: str, ignored_media_types, ignored_actions: list[str]) -> dict:
-        return {"name": name, "url": url, "headers": {key: list(values) for key, values in headers.items()},
-                "timeout": "2s", "threshold": 5, "backoff": "1s",
-                "ignoredmediatypes": [BLOB_EVENTS_MEDIA_TYPE, *sorted(ignored_media_types)],
-                "ignore": {"actions": ignored_actions}}
-
-    # A delete has no media type: only the first lane sends it.
-    return [lane("portal", IMAGE_MEDIA_TYPES, ["pull"]), lane("portal-images", INDEX_MEDIA_TYPES, ["pull", "delete"])]
+    return [notification_lane("portal", url, headers, ignored_media_types=IMAGE_MEDIA_TYPES),
+            # A delete has no media type: only the first lane sends it.
+            notification_lane("portal-images", url, headers, ignored_media_types=INDEX_MEDIA_TYPES,
+                              ignored_actions=("pull", "delete"))]
 
 
 class DistributionProcess:
