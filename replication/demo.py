@@ -7,12 +7,14 @@ from .models import Registry
 from .oci.client import RegistryClient
 from .oci.corpus import demo_corpus, push_corpus
 from .services import registry_create, replica_create
-from .services.token_service import replication_credentials
+from .services.token_service import scopes_parse
+from .token_service.tokens import registry_token_sign
 
 DEMO_NAME = "contoso"
 DEMO_HOME = "westus"
 DEMO_REPLICAS = ["eastus", "canadacentral", "westeurope"]
 DEMO_USER_AGENT = "georegistry-demo-seed/1.0"
+DEMO_PUSHER = "demo-seed"  # who the regions name as the pusher when the demo registry has no owner
 
 
 def demo_registry_seed(*, owner_username: str = "admin") -> str:
@@ -21,13 +23,12 @@ def demo_registry_seed(*, owner_username: str = "admin") -> str:
     created = registry is None
     if created:
         registry = registry_create(name=DEMO_NAME, sku="Premium", home_region=DEMO_HOME, owner=owner)
-    # Pushed like a user would (not with the replication User-Agent), so the pushes fan out and show in
-    # the image matrix like any other; it logs in through the token flow like any client.
-    username, password = replication_credentials(prefix=registry.repository_prefix, actions=("pull", "push"),
-                                                 catalog=True)
+    # Pushed as its owner (never as the replication engine), so the pushes fan out and show in the image matrix
+    # like any other.
     corpus = demo_corpus()
+    tokens = _owner_tokens(registry, pusher=owner.get_username() if owner else DEMO_PUSHER)
     with httpx.Client(headers={"User-Agent": DEMO_USER_AGENT}, timeout=60) as http:
-        client = RegistryClient(registry.home_region.endpoint, username=username, password=password, http=http)
+        client = RegistryClient(registry.home_region.endpoint, http=http, token_issuer=tokens)
         # Seeded once: pushing again on every start would record new pushes and deliver webhooks for nothing.
         missing = demo_tags_missing(client, corpus.tags(registry.repository_prefix))
         if missing:
@@ -41,6 +42,21 @@ def demo_registry_seed(*, owner_username: str = "admin") -> str:
     images = "its images pushed" if missing else "its images already there"
     return (f"Demo registry '{registry.name}' (Premium, home {DEMO_HOME}) with images under "
             f"{registry.repository_prefix} ({images})")
+
+
+def _owner_tokens(registry: Registry, *, pusher: str):
+    """The token flow's answers for `pusher`, signed here (the owner's password is not known here): pull and push of
+    the demo registry's own repositories, nothing else. The region names `pusher` in its events."""
+    prefix = registry.repository_prefix.lower()
+
+    def issue(challenge: dict[str, str]) -> tuple[str, int]:
+        access = [{"type": "repository", "name": scope.name, "actions": sorted(scope.actions & {"pull", "push"})}
+                  for scope in scopes_parse(challenge.get("scope", "").split())
+                  if scope.type == "repository" and scope.name.lower().startswith(prefix)]
+        issued = registry_token_sign(subject=pusher, access=access)
+        return issued.token, issued.expires_in
+
+    return issue
 
 
 def demo_tags_missing(client: RegistryClient, tags: dict[tuple[str, str], str]) -> list[tuple[str, str]]:

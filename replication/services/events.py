@@ -5,8 +5,9 @@ intake only records rows and queues `process_registry_events` on the portal queu
 records one event copy (or event delete) job per other replica, on that region's queue, whose
 body (`copy_for_event`, `delete_for_event`) reuses the copy engine.
 
-Loops: our own copies into a region are notified too. They carry the copy engine's
-User-Agent, so they only confirm that region's copy and never fan out again.
+Loops: our own copies into a region are notified too. A region that requires the portal's tokens names the
+token's subject as the event's actor, and only the engine's signed credentials carry its identity: such events
+only confirm that region's copy and never fan out again (event_from_replication).
 """
 import contextvars
 import dataclasses
@@ -50,7 +51,8 @@ from .webhooks import webhook_notify
 
 log = logging.getLogger(__name__)
 
-# "georegistry-replication/": every request of our copy engine says so (oci/client.py USER_AGENT).
+# "georegistry-replication/": every request of our copy engine says so (oci/client.py USER_AGENT); it tells our
+# pushes apart only in a region that names no actor (event_from_replication).
 REPLICATION_USER_AGENT_PREFIX = USER_AGENT.split("/")[0] + "/"
 # Replicas that receive event copies: a creating/syncing one too, as its initial sync may have
 # listed the tags before this push. Failed and deleting replicas are left to a new sync.
@@ -71,6 +73,7 @@ class ParsedEvent:
     size: int
     timestamp: datetime
     user_agent: str
+    actor: str = ""  # the token's subject in a region that requires tokens; "" in one open to anyone
 
 
 @dataclasses.dataclass
@@ -115,8 +118,26 @@ def events_parse(body) -> list[ParsedEvent]:
             media_type=str(target.get("mediaType") or ""), size=size,
             timestamp=_parse_timestamp(event.get("timestamp")),
             user_agent=str(request.get("useragent") or "")[:300],
+            actor=_actor_name(event.get("actor")),
         ))
     return parsed
+
+
+def _actor_name(actor) -> str:
+    name = actor.get("name") if isinstance(actor, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def event_from_replication(event: ParsedEvent) -> bool:
+    """Whether our copy engine made this push or delete (it then never fans out again).
+
+    A region that requires tokens names who pushed: the engine only when the token was issued for its signed
+    credentials, whatever User-Agent a client sends (a user pushing with our own OCI client, or one claiming
+    our User-Agent, still fans out). A region open to anyone names no one; there the User-Agent is all it tells.
+    """
+    if event.actor:
+        return event.actor == settings.REPLICATION_IDENTITY
+    return event.user_agent.startswith(REPLICATION_USER_AGENT_PREFIX)
 
 
 def event_ignore_reason(event: ParsedEvent) -> str | None:
@@ -160,7 +181,7 @@ def events_record(*, region: Region, body) -> IntakeResult:
         if event_ignore_reason(event):
             result.ignored += 1
             continue
-        from_replication = event.user_agent.startswith(REPLICATION_USER_AGENT_PREFIX)
+        from_replication = event_from_replication(event)
         if from_replication and not _confirms_a_pending_copy(event, region=region):
             # Our copy already marked its image complete there (the usual case, most of a burst's notifications):
             # one read, and no write that would queue behind the worker's for SQLite's one write lock while the

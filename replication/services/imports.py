@@ -227,7 +227,7 @@ def copy_import(job: ReplicationJob, spec: ImportSpec, *, on_progress) -> tuple[
 def import_fan_out(*, job: ReplicationJob, spec: ImportSpec) -> int:
     """Replicate the imported tags like a push into the home region; returns how many were fanned out.
 
-    Our engine's own pushes are notified with its User-Agent and never fan out (services/events.py),
+    Our engine's own pushes are notified as its identity and never fan out (services/events.py),
     so the import records the push itself, once per tag, and hands it to the event fan-out.
     """
     from ..choices import RegistryEventAction

@@ -117,6 +117,19 @@ def test_a_push_to_a_non_home_region_reaches_every_region(api_client, contoso, g
         assert api_client.get(f"/api/v1/registries/contoso/replicas/{name}/").json()["status"] == "ready"
 
 
+def test_a_user_pushing_with_our_own_oci_client_reaches_every_region(contoso, geo_fleet):
+    """Our client says it is the replication engine (its User-Agent); the region names the token's subject, alice,
+    as the pusher, so the push fans out like any user's."""
+    corpus = build_corpus(22, repositories=1, tags_per_repo=1, multi_platform_repositories=0)
+    username, password = USER_CREDS.split(":")
+    with RegistryClient(geo_fleet["eastus"].url, username=username, password=password) as client:
+        pushed = push_corpus(client, corpus, "contoso/ourclient/")
+    assert pushed
+    for (repository, tag), digest in pushed.items():
+        wait_for(lambda: everywhere(geo_fleet, repository, tag, digest), timeout=60,
+                 message=f"{repository}:{tag} in every region")
+
+
 def test_a_delete_goes_everywhere(api_client, contoso, geo_fleet, scratch):
     canada = geo_fleet["canadacentral"]
     user_push(scratch, canada, "src/app01:1.0", "contoso/tools/cli:1.0")

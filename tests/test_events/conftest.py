@@ -24,8 +24,9 @@ def geo(registry_with_replicas):
 
 
 def event(*, action="push", repository, digest="", tag="", media_type=OCI_MANIFEST, user_agent="skopeo/1.9.3",
-          at=None, event_id=None) -> dict:
-    """One event as Distribution 2.8 sends it (only the fields the portal reads, plus a few)."""
+          at=None, event_id=None, actor: str = "") -> dict:
+    """One event as Distribution 2.8 sends it (only the fields the portal reads, plus a few); `actor`: the token's
+    subject, as a region that requires tokens names it ({} in one open to anyone)."""
     at = at or BASE_TIME + timedelta(seconds=next(_clock))
     target = {"repository": repository}
     if action == "push":
@@ -37,7 +38,7 @@ def event(*, action="push", repository, digest="", tag="", media_type=OCI_MANIFE
     return {"id": event_id or str(uuid.uuid4()), "timestamp": at.isoformat().replace("+00:00", "Z"),
             "action": action, "target": target,
             "request": {"id": "r", "addr": "127.0.0.1", "host": "x", "method": "PUT", "useragent": user_agent},
-            "actor": {}, "source": {"addr": "x", "instanceID": "i"}}
+            "actor": {"name": actor} if actor else {}, "source": {"addr": "x", "instanceID": "i"}}
 
 
 def engine_event(**kwargs) -> dict:

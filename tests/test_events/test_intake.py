@@ -162,6 +162,25 @@ def test_pushes_by_our_copy_engine_are_marked_as_replication(geo):
     assert RegistryEvent.objects.get().from_replication
 
 
+@pytest.mark.parametrize("actor, user_agent, from_replication", [
+    ("georegistry-replication", "georegistry-replication/0.1", True),  # the engine's signed credentials
+    ("georegistry-replication", "skopeo/1.9.3", True),  # whatever it says it is
+    ("alice", "georegistry-replication/0.1", False),  # a user pushing with our own OCI client
+    ("contoso/ci", "georegistry-replication/9", False),  # a registry token claiming our User-Agent
+    ("", "georegistry-replication/0.1", True),  # a region open to anyone names no actor: its User-Agent tells
+    ("", "skopeo/1.9.3", False),
+])
+def test_who_pushed_is_the_actor_a_region_names_not_the_user_agent(geo, actor, user_agent, from_replication,
+                                                                  django_capture_on_commit_callbacks):
+    pushed = event(repository=f"{geo.name}/app", digest=DIGEST, tag="1.0", actor=actor, user_agent=user_agent)
+    ImageReplication.objects.create(registry=geo, region=Region.objects.get(name="eastus"), pushed_at=timezone.now(),
+                                    repository=f"{geo.name}/app", reference="1.0", digest=DIGEST)  # pending there
+    with django_capture_on_commit_callbacks(execute=False) as fan_outs:
+        assert post([pushed]).json()["recorded"] == 1
+    assert RegistryEvent.objects.get().from_replication is from_replication
+    assert len(fan_outs) == (0 if from_replication else 1)  # only a user's push is fanned out
+
+
 def test_our_copies_events_that_confirm_nothing_are_acknowledged_without_a_write(geo):
     ImageReplication.objects.create(registry=geo, region=Region.objects.get(name="eastus"), pushed_at=timezone.now(),
                                     repository=f"{geo.name}/app", reference="1.0", digest=DIGEST,
