@@ -245,6 +245,8 @@ class RegistryClient:
         # (token, lifetime) for a bearer challenge without asking its realm over HTTP: the portal's own engine
         # issues its tokens in process (services.region_clients); None: the token flow's GET to the realm.
         self._token_issuer = token_issuer
+        # (scheme, host, port) of a host elsewhere that an upload's Location named -> whether it takes our tokens.
+        self._hosts_elsewhere: dict[tuple, bool] = {}
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.base_url!r})"
@@ -542,8 +544,34 @@ class RegistryClient:
         also = f" repository:{mounted_from}:pull" if mounted_from and mounted_from != match["name"] else ""
         return f"repository:{match['name']}:{action}{also}"
 
+    def _elsewhere(self, url: httpx.URL) -> bool:
+        return url.host != self._base.host or url.port != self._base.port
+
+    def _challenge_of(self, params: dict[str, str]) -> dict[str, str]:
+        return {name: params[name] for name in ("realm", "service") if name in params}
+
+    def _takes_our_tokens(self, url: httpx.URL) -> bool:
+        """Whether a host elsewhere answers to this registry's token service: its /v2/ challenge names the same realm
+        and service. An upload's Location may name one (a global endpoint opens uploads in a region); only then does
+        it get our bearer tokens, and it never gets our username and password. Asked once per host, before the
+        first request there (an upload's body may be a stream, which a 401 could not replay)."""
+        known = self._tokens.challenge
+        if not known:
+            return False
+        origin = (url.scheme, url.host, url.port)
+        if origin not in self._hosts_elsewhere:
+            try:
+                response = self._http.get(url.copy_with(path="/v2/", query=None, fragment=None))
+            except httpx.HTTPError:
+                return False  # asked again next time
+            scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+            self._hosts_elsewhere[origin] = (response.status_code == 401 and scheme == "bearer"
+                                             and self._challenge_of(params) == known)
+        return self._hosts_elsewhere[origin]
+
     def _authorize(self, request: httpx.Request) -> None:
-        if request.url.host != self._base.host or request.url.port != self._base.port:
+        elsewhere = self._elsewhere(request.url)
+        if elsewhere and not self._takes_our_tokens(request.url):
             return  # never hand our credentials to a redirect or upload host elsewhere
         if not self._tokens and not self._basic:
             return  # an anonymous registry so far: spare every request the scope lookup
@@ -555,13 +583,18 @@ class RegistryClient:
             token, expires_at = self._token_ahead(key)
         if token and expires_at > time.monotonic():
             request.headers["Authorization"] = f"Bearer {token}"
-        elif self._basic:
+        elif self._basic and not elsewhere:
             request.headers["Authorization"] = self._basic_header
 
     def _answer_challenge(self, response: httpx.Response, request: httpx.Request) -> None:
         """Turn a 401 into credentials for the next attempt, or raise saying why we cannot."""
         scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         where = f"{request.method} {request.url.path}"
+        if self._elsewhere(request.url) and not (
+                scheme == "bearer" and self._tokens.challenge and self._challenge_of(params) == self._tokens.challenge):
+            # A host elsewhere that names a realm of its own would be sent our username and password there.
+            raise RegistryError.from_response(
+                response, f"{where} at {request.url.host} (another host, which does not take this registry's tokens)")
         if scheme == "basic":
             if not self._basic_header:
                 raise RegistryError.from_response(response, f"{where} (the registry wants a username and password)")
@@ -569,7 +602,7 @@ class RegistryClient:
             return
         if scheme != "bearer" or "realm" not in params:
             raise RegistryError.from_response(response, f"{where} (unsupported auth challenge {scheme!r})")
-        self._tokens.challenge = {name: params[name] for name in ("realm", "service") if name in params}
+        self._tokens.challenge = self._challenge_of(params)
         key = self._scope_key(request)
         with self._tokens.scope_lock(key):
             cached, expires_at = self._tokens.get(key)

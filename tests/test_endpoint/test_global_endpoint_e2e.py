@@ -166,6 +166,18 @@ def test_a_tag_pushed_in_europe_pulls_as_the_new_digest_from_the_us_every_time(e
     assert counter("westeurope", RoutingDecision.STALE_AVOIDED) >= 8
 
 
+def test_our_own_oci_client_pushes_through_the_login_server(endpoint, contoso):
+    """The upload opens in the nearest region, whose address the POST's Location names: the client gives that host
+    its bearer tokens because the host answers to the same token service (it used to send nothing there: 401)."""
+    repository = f"{contoso.name}/ours"
+    with RegistryClient(endpoint.url, username=contoso.user.username, password=PASSWORD) as client:
+        digest = image_push(client, repository, "1.0", payload=os.urandom(4096))
+        assert client.head_manifest(repository, "1.0").digest == digest
+    westeurope = Region.objects.get(name="westeurope")  # 127.0.0.1's region (CLIENT_NETWORKS)
+    with fleet_client(westeurope.endpoint, prefix=contoso.repository_prefix) as region:
+        assert region.head_manifest(repository, "1.0").digest == digest
+
+
 def test_skopeo_and_podman_pull_through_the_login_server_with_a_registry_token(endpoint, contoso, short_tmp,
                                                                                 skopeo, podman):
     repository = f"{contoso.name}/app"

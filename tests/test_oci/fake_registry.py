@@ -27,8 +27,13 @@ def _access(scopes: list[str]) -> set[tuple[str, str]]:
 
 
 class FakeRegistry:
-    def __init__(self, *, username: str | None = None, password: str | None = None, service: str = "fake-registry"):
+    def __init__(self, *, username: str | None = None, password: str | None = None, service: str = "fake-registry",
+                 uploads_at: "FakeRegistry | None" = None):
+        """uploads_at: another fake where this one opens its uploads (an absolute Location there), as a global
+        endpoint opens them in a region."""
         self.username, self.password, self.service = username, password, service
+        self.uploads_at = uploads_at
+        self.authorizations: list[str] = []  # every Authorization header a request brought (token requests too)
         self.tokens: dict[str, set[tuple[str, str]]] = {}  # token -> (resource, action) pairs it grants
         self.token_requests: list[dict] = []  # what each token request asked for
         self.requests: list[tuple[str, str]] = []  # (method, path with query) of registry requests
@@ -129,6 +134,9 @@ class FakeRegistry:
         url = urlsplit(handler.path)
         query = parse_qs(url.query)
         body = self._body(handler) if handler.command in ("POST", "PUT", "PATCH") else b""
+        if "Authorization" in handler.headers:
+            with self._lock:
+                self.authorizations.append(handler.headers["Authorization"])
         if url.path == "/token":
             return self._token(handler, query)
         with self._lock:
@@ -181,9 +189,11 @@ class FakeRegistry:
     def _blob(self, handler, name: str, rest: str, query: dict, body: bytes) -> None:
         if handler.command == "POST" and rest == "uploads/":
             upload_id, state = secrets.token_hex(8), secrets.token_hex(8)
-            self.uploads[upload_id] = state
+            (self.uploads_at or self).uploads[upload_id] = state
             # A relative Location with its own query, as the spec allows: the client must keep _state.
             location = f"/v2/{name}/blobs/uploads/{upload_id}?_state={state}"
+            if self.uploads_at is not None:
+                location = self.uploads_at.url + location
             return self._send(handler, 202, headers={"Location": location})
         if handler.command == "PUT" and rest.startswith("uploads/"):
             upload_id = rest.removeprefix("uploads/")

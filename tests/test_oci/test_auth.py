@@ -60,6 +60,19 @@ def test_a_new_scope_gets_its_token_before_its_request_once_the_registry_has_cha
         assert caught.value.status_code == 401
 
 
+def test_an_upload_host_elsewhere_with_a_realm_of_its_own_gets_no_credentials():
+    """A registry whose upload Location names another host: that host's challenge names its own realm, which would
+    be sent the username and password; it gets nothing, and the upload fails saying why."""
+    with FakeRegistry(username="mallory", password="mallory") as elsewhere, \
+            FakeRegistry(username="alice", password="s3cret", uploads_at=elsewhere) as registry:
+        client = RegistryClient(registry.url, username="alice", password="s3cret")
+        with pytest.raises(RegistryError, match="another host, which does not take this registry's tokens"):
+            client.push_blob("contoso/app", b"layer bytes")
+        assert elsewhere.authorizations == [] and elsewhere.token_requests == []
+        # Its /v2/ challenge, the upload (refused, with no credentials sent), the upload's cancellation.
+        assert [method for method, _ in elsewhere.requests] == ["GET", "PUT", "DELETE"]
+
+
 def test_a_wrong_password_is_reported_by_the_token_request():
     with FakeRegistry(username="alice", password="s3cret") as fake:
         client = RegistryClient(fake.url, username="alice", password="wrong")
