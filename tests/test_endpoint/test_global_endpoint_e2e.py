@@ -178,6 +178,23 @@ def test_our_own_oci_client_pushes_through_the_login_server(endpoint, contoso):
         assert region.head_manifest(repository, "1.0").digest == digest
 
 
+def test_podman_pushes_through_the_login_server_into_the_nearest_region(endpoint, contoso, podman):
+    repository = f"{contoso.name}/app"
+    seed_everywhere(contoso, repository, "1.0")
+    host = endpoint.url.removeprefix("http://")
+    pushed = f"{host}/{contoso.name}/pushed:2.0"
+    for argv in (("login", "--tls-verify=false", "-u", contoso.user.username, "-p", PASSWORD, host),
+                 ("pull", "--tls-verify=false", f"{host}/{repository}:1.0"),
+                 ("tag", f"{host}/{repository}:1.0", pushed),
+                 ("push", "--tls-verify=false", pushed)):
+        result = podman(*argv)
+        assert result.returncode == 0, (argv[0], result.stderr)
+    with fleet_client(Region.objects.get(name="westeurope").endpoint, prefix=contoso.repository_prefix) as region:
+        assert region.head_manifest(f"{contoso.name}/pushed", "2.0") is not None  # 127.0.0.1's region
+    with fleet_client(Region.objects.get(name="westus").endpoint, prefix=contoso.repository_prefix) as region:
+        assert region.head_manifest(f"{contoso.name}/pushed", "2.0") is None  # written there only (no worker here)
+
+
 def test_skopeo_and_podman_pull_through_the_login_server_with_a_registry_token(endpoint, contoso, short_tmp,
                                                                                 skopeo, podman):
     repository = f"{contoso.name}/app"
