@@ -99,7 +99,8 @@ def _job_execute(job: ReplicationJob, *, retries_done: int) -> RunResult:
         job_transition(job_id=job_id, to=JobState.CANCELED, error="The replica was deleted.")
         return RunResult(state=JobState.CANCELED)
 
-    earlier = EarlierAttempts.of(job)  # what earlier attempts copied stays counted
+    # What earlier attempts copied stays counted; a job that starts over counts only this attempt.
+    earlier = EarlierAttempts.of(job) if job_type.resumes else EarlierAttempts()
     try:
         with ProgressRecorder(job.pk, earlier=earlier) as record_progress:
             outcome = job_type.run(job, spec, record_progress)

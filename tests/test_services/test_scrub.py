@@ -52,6 +52,20 @@ def test_a_healthy_replica_scrubs_clean_each_unique_blob_once(registry):
     assert job.bytes_done == job.bytes_total == run.bytes_checked
 
 
+def test_a_retried_scrub_counts_only_its_own_attempt(registry):
+    """A scrub starts over (it reads everything again), unlike a copy, whose row adds its earlier attempts' bytes."""
+    replica = services.replica_get(registry=registry, region="eastus")
+    run = replica_scrub(replica=replica)
+    # As a killed worker leaves it: half of it read by the first attempt, then requeued.
+    ReplicationJob.objects.filter(pk=run.job_id).update(attempts=1, bytes_done=5000, bytes_total=9000, blobs_done=2,
+                                                        blobs_total=4)
+    assert job_run(job_id=run.job_id, retries_done=0).state == JobState.SUCCEEDED
+    run.refresh_from_db()
+    job = ReplicationJob.objects.get(pk=run.job_id)
+    assert (job.blobs_done, job.blobs_total) == (run.blobs_checked, run.blobs_checked)
+    assert job.bytes_done == job.bytes_total == run.bytes_checked
+
+
 def test_a_corrupted_blob_is_found_reported_and_repaired_from_a_healthy_region(registry, deployed_regions):
     digest = shared_layer(registry.corpus)
     flip_bytes(stored_data_path(region=deployed_regions["eastus"], digest=digest))

@@ -29,6 +29,9 @@ class JobType:
     # error that may pass, the job waits `queued` without a task, and services.self_repair sends it again
     # when the region answers (the lost-work sweep too, meanwhile). It never gives up on such an error.
     waits_for_region: bool = False
+    # A retry goes on from what its earlier attempts copied (a copy skips what is there), so the job's row adds
+    # their counts to its own; False: a retry does it all again (a scrub reads everything), so nothing is added.
+    resumes: bool = True
     on_waiting: Callable[[ReplicationJob, str], None] = _nothing
     on_retrying: Callable[[ReplicationJob, str, float], None] = _nothing
     on_succeeded: Callable[[ReplicationJob, JobOutcome], None] = _nothing

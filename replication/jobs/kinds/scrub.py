@@ -14,4 +14,4 @@ def run_failed(job: ReplicationJob, error: str) -> None:
     scrub.scrub_failed(scrub_run_id=job.spec["scrub_run"], error=error)
 
 
-JOB_TYPE = JobType(spec_type=ScrubSpec, run=run, on_failed=run_failed)
+JOB_TYPE = JobType(spec_type=ScrubSpec, run=run, on_failed=run_failed, resumes=False)
