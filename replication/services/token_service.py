@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable
@@ -138,9 +139,13 @@ def token_principal_authenticate(*, username: str | None, password: str | None) 
 
 
 # A password hash costs ~0.3 s of CPU by design, and a client asks for a token per repository and
-# action: remember for a minute that this password matched this hash. The row is still read on every
-# request, so a deleted token, an inactive user or a changed password take effect at once.
+# action: remember for a minute since its last use that this password matched this hash (a pusher that keeps
+# pushing hashes it once). The row is still read on every request, so a deleted token, an inactive user or a
+# changed password take effect at once.
 VERIFIED_FOR_SECONDS = 60
+# A token request renews the memory only once it is this old: one cache write per half minute, not per request
+# (the embedded cache is a database table, whose writes wait for SQLite's one lock).
+VERIFIED_RENEWED_AFTER_SECONDS = VERIFIED_FOR_SECONDS / 2
 
 
 def _verified_key(password: str, password_hash: str) -> str:
@@ -149,11 +154,18 @@ def _verified_key(password: str, password_hash: str) -> str:
 
 
 def _recently_verified(password: str, password_hash: str) -> bool:
-    return bool(password_hash) and cache.get(_verified_key(password, password_hash)) is not None
+    if not password_hash:
+        return False
+    remembered_at = cache.get(_verified_key(password, password_hash))
+    if remembered_at is None:
+        return False
+    if not isinstance(remembered_at, float) or time.time() - remembered_at >= VERIFIED_RENEWED_AFTER_SECONDS:
+        _remember_verified(password, password_hash)
+    return True
 
 
 def _remember_verified(password: str, password_hash: str) -> None:
-    cache.set(_verified_key(password, password_hash), True, VERIFIED_FOR_SECONDS)
+    cache.set(_verified_key(password, password_hash), time.time(), VERIFIED_FOR_SECONDS)
 
 
 # The checks running in this process, by _verified_key: a burst of pushes with the same credentials asks for

@@ -5,6 +5,7 @@ action), before any answer is remembered. A real hash costs ~0.3 s of CPU; here 
 holds the first until every thread is in, or a second has passed (a hold, never a measured time).
 """
 import threading
+import time
 
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher, make_password
@@ -92,3 +93,21 @@ def test_a_wrong_password_asked_together_is_refused_to_each_and_not_remembered(c
     with pytest.raises(Unauthorized):
         token_principal_authenticate(username="bob", password="nope")
     assert counting_hasher.checks == 2  # a refusal is never remembered: the next attempt is checked again
+
+
+def test_a_password_in_use_stays_remembered_and_one_left_unused_is_hashed_again(counting_hasher, django_user_model,
+                                                                                 monkeypatch):
+    """Remembered for VERIFIED_FOR_SECONDS since its last use (shortened here; real waits, with seconds of margin)."""
+    monkeypatch.setattr("replication.services.token_service.VERIFIED_FOR_SECONDS", 4)
+    monkeypatch.setattr("replication.services.token_service.VERIFIED_RENEWED_AFTER_SECONDS", 2)
+    django_user_model.objects.create_user("bob", password="pw")
+    CountingHasher.all_in.set()  # one thread here: nothing to hold
+    token_principal_authenticate(username="bob", password="pw")
+    assert counting_hasher.checks == 1
+    for _ in range(2):  # 2.5 s apart: 5 s in all, past the 4 s that a first check alone is remembered for
+        time.sleep(2.5)
+        token_principal_authenticate(username="bob", password="pw")
+    assert counting_hasher.checks == 1
+    time.sleep(4.5)  # unused for longer than it is remembered
+    token_principal_authenticate(username="bob", password="pw")
+    assert counting_hasher.checks == 2
