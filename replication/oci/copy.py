@@ -628,8 +628,8 @@ def _copy(
         if task.upload_to and task.maybe_there:
             # A mount from the repository itself: 201 if the blob is there already, else the session to fill.
             location = target.begin_upload(task.upload_to, mount=(task.digest, task.upload_to))
-            if location is None:
-                tracker.add(blobs_done=1, bytes_total=-task.size, counts={"blobs_skipped": 1})
+            if location is None:  # there already: out of the totals, as a blob the plan found there (_plan_blobs)
+                tracker.add(blobs_total=-1, bytes_total=-task.size, counts={"blobs_skipped": 1})
             else:
                 transfer(task, task.upload_to, location)
         elif task.upload_to:

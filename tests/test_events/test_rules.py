@@ -236,3 +236,21 @@ def test_reconcile_deletes_what_a_lost_delete_left_behind(geo, deployed_regions)
     assert {(d["region"], d["problem"]) for d in run.differences} >= {("eastus", "deleted")}
     run_queued_jobs()
     assert digest_in(eastus, repository, digest) is None and digest_in(westus, repository, tag) is None
+
+
+def test_an_event_copy_run_again_counts_each_blob_once(geo, deployed_regions):
+    """As a worker that died after the blobs, before the manifest, leaves the job: the next attempt finds the blobs
+    there, and the row still counts each once (it counted those found there as done, on top of the first
+    attempt's)."""
+    (repository, tag), digest = next(iter(push(deployed_regions["eastus"], geo, 31).items()))
+    receive("eastus", event(repository=repository, digest=digest, tag=tag))
+    job = ReplicationJob.objects.get(registry=geo, region__name="westus")
+    [first] = run_queued_jobs([job])
+    assert first.state == JobState.SUCCEEDED and first.blobs_total > 0
+    with fleet_client(deployed_regions["westus"].endpoint, prefix=geo.repository_prefix) as westus:
+        westus.delete_manifest(repository, digest)  # the blobs stay
+    ReplicationJob.objects.filter(pk=job.pk).update(state=JobState.QUEUED, attempts=1, finished_at=None)
+    [again] = run_queued_jobs([job])
+    assert again.state == JobState.SUCCEEDED and digest_in(deployed_regions["westus"], repository, tag) == digest
+    assert (again.blobs_done, again.blobs_total) == (first.blobs_done, first.blobs_total)
+    assert (again.bytes_done, again.bytes_total) == (first.bytes_done, first.bytes_total)

@@ -442,6 +442,8 @@ def test_copied_images_ask_whether_each_blob_is_there_as_its_upload_starts(seede
     assert (result.blobs_skipped, result.blobs_uploaded) == (len(shared), len(missing))
     assert result.progress.bytes_done == result.progress.bytes_total == sum(
         blob.size for blob in second.blobs if blob.digest in missing)
-    assert result.progress.blobs_done == result.progress.blobs_total
+    # The blobs there already are out of the totals, as in copy_registry: a retried job's row adds its earlier
+    # attempts' blobs to these (jobs.progress), so counting them here too showed them twice.
+    assert result.progress.blobs_done == result.progress.blobs_total == len(missing)
     assert read_tag_digests(seeded.target_registry.url, [("contoso/app01", "1.1")]) == {
         ("contoso/app01", "1.1"): second.digest}
