@@ -7,7 +7,7 @@ from .models import Registry
 from .oci.client import RegistryClient
 from .oci.corpus import demo_corpus, push_corpus
 from .services import registry_create, replica_create
-from .services.token_service import scopes_parse
+from .services.token_service import Principal, scopes_parse, token_access_grant
 from .token_service.tokens import registry_token_sign
 
 DEMO_NAME = "contoso"
@@ -26,7 +26,7 @@ def demo_registry_seed(*, owner_username: str = "admin") -> str:
     # Pushed as its owner (never as the replication engine), so the pushes fan out and show in the image matrix
     # like any other.
     corpus = demo_corpus()
-    tokens = _owner_tokens(registry, pusher=owner.get_username() if owner else DEMO_PUSHER)
+    tokens = _owner_tokens(registry, owner)
     with httpx.Client(headers={"User-Agent": DEMO_USER_AGENT}, timeout=60) as http:
         client = RegistryClient(registry.home_region.endpoint, http=http, token_issuer=tokens)
         # Seeded once: pushing again on every start would record new pushes and deliver webhooks for nothing.
@@ -44,16 +44,19 @@ def demo_registry_seed(*, owner_username: str = "admin") -> str:
             f"{registry.repository_prefix} ({images})")
 
 
-def _owner_tokens(registry: Registry, *, pusher: str):
-    """The token flow's answers for `pusher`, signed here (the owner's password is not known here): pull and push of
-    the demo registry's own repositories, nothing else. The region names `pusher` in its events."""
-    prefix = registry.repository_prefix.lower()
+def _owner_tokens(registry: Registry, owner):
+    """The token flow's answers for the registry's owner, signed here (the owner's password is not known here): what
+    the token service grants the owner (token_access_grant). With no owner, pull and push of the registry's own
+    repositories for DEMO_PUSHER. The region names that subject as the pusher in its events."""
+    if owner is not None:
+        principal = Principal(subject=owner.get_username(), user=owner)
+    else:
+        principal = Principal(subject=DEMO_PUSHER, engine_grant={"p": [registry.repository_prefix.lower()], "r": [],
+                                                                   "a": ["pull", "push"], "c": False})
 
     def issue(challenge: dict[str, str]) -> tuple[str, int]:
-        access = [{"type": "repository", "name": scope.name, "actions": sorted(scope.actions & {"pull", "push"})}
-                  for scope in scopes_parse(challenge.get("scope", "").split())
-                  if scope.type == "repository" and scope.name.lower().startswith(prefix)]
-        issued = registry_token_sign(subject=pusher, access=access)
+        access = token_access_grant(principal=principal, scopes=scopes_parse(challenge.get("scope", "").split()))
+        issued = registry_token_sign(subject=principal.subject, access=access)
         return issued.token, issued.expires_in
 
     return issue

@@ -7,7 +7,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -305,3 +308,26 @@ def podman(short_tmp):
         return subprocess.run([binary, *storage, *argv], capture_output=True, text=True, timeout=180, env=env)
 
     return run
+
+
+@contextmanager
+def notification_sink(on_post):
+    """A local endpoint for a registry's notifications: on_post(headers, body bytes) for each POST, answered 200.
+    Yields its URL."""
+    class Events(BaseHTTPRequestHandler):
+        def do_POST(self):
+            on_post(self.headers, self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Events)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/events"
+    finally:
+        server.shutdown()
+        server.server_close()

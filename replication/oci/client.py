@@ -550,13 +550,17 @@ class RegistryClient:
     def _challenge_of(self, params: dict[str, str]) -> dict[str, str]:
         return {name: params[name] for name in ("realm", "service") if name in params}
 
+    def _our_token_service(self, scheme: str, params: dict[str, str]) -> bool:
+        """Whether a challenge names the realm and service of this registry's own challenges."""
+        known = self._tokens.challenge
+        return bool(known) and scheme == "bearer" and self._challenge_of(params) == known
+
     def _takes_our_tokens(self, url: httpx.URL) -> bool:
         """Whether a host elsewhere answers to this registry's token service: its /v2/ challenge names the same realm
         and service. An upload's Location may name one (a global endpoint opens uploads in a region); only then does
         it get our bearer tokens, and it never gets our username and password. Asked once per host, before the
         first request there (an upload's body may be a stream, which a 401 could not replay)."""
-        known = self._tokens.challenge
-        if not known:
+        if not self._tokens.challenge:
             return False
         origin = (url.scheme, url.host, url.port)
         if origin not in self._hosts_elsewhere:
@@ -565,8 +569,7 @@ class RegistryClient:
             except httpx.HTTPError:
                 return False  # asked again next time
             scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
-            self._hosts_elsewhere[origin] = (response.status_code == 401 and scheme == "bearer"
-                                             and self._challenge_of(params) == known)
+            self._hosts_elsewhere[origin] = response.status_code == 401 and self._our_token_service(scheme, params)
         return self._hosts_elsewhere[origin]
 
     def _authorize(self, request: httpx.Request) -> None:
@@ -590,8 +593,7 @@ class RegistryClient:
         """Turn a 401 into credentials for the next attempt, or raise saying why we cannot."""
         scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         where = f"{request.method} {request.url.path}"
-        if self._elsewhere(request.url) and not (
-                scheme == "bearer" and self._tokens.challenge and self._challenge_of(params) == self._tokens.challenge):
+        if self._elsewhere(request.url) and not self._our_token_service(scheme, params):
             # A host elsewhere that names a realm of its own would be sent our username and password there.
             raise RegistryError.from_response(
                 response, f"{where} at {request.url.host} (another host, which does not take this registry's tokens)")

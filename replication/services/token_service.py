@@ -156,16 +156,21 @@ def _verified_key(password: str, password_hash: str) -> str:
 def _recently_verified(password: str, password_hash: str) -> bool:
     if not password_hash:
         return False
-    remembered_at = cache.get(_verified_key(password, password_hash))
+    key = _verified_key(password, password_hash)
+    remembered_at = cache.get(key)
     if remembered_at is None:
         return False
     if not isinstance(remembered_at, float) or time.time() - remembered_at >= VERIFIED_RENEWED_AFTER_SECONDS:
-        _remember_verified(password, password_hash)
+        _remember(key)
     return True
 
 
 def _remember_verified(password: str, password_hash: str) -> None:
-    cache.set(_verified_key(password, password_hash), time.time(), VERIFIED_FOR_SECONDS)
+    _remember(_verified_key(password, password_hash))
+
+
+def _remember(key: str) -> None:
+    cache.set(key, time.time(), VERIFIED_FOR_SECONDS)
 
 
 # The checks running in this process, by _verified_key: a burst of pushes with the same credentials asks for

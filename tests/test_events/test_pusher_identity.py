@@ -1,8 +1,6 @@
 """Who pushed, as a region that requires the portal's tokens names it in its events: the replication engine only for
 its own signed credentials, never for a client that merely sends its User-Agent (real Distribution)."""
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -11,7 +9,7 @@ from replication.models import Region
 from replication.services.events import event_from_replication, events_parse
 from replication.services.region_clients import region_client
 from replication.services.regions import region_set_endpoint
-from tests.conftest import wait_for
+from tests.conftest import notification_sink, wait_for
 from tests.test_oci.test_client import push_tiny_image
 
 pytestmark = pytest.mark.django_db
@@ -21,27 +19,10 @@ pytestmark = pytest.mark.django_db
 def notified_region(registry_factory, fleet_auth):
     """West Europe on a registry of its own that requires tokens and posts its events here: (region, events)."""
     received = []
-
-    class Events(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.extend(events_parse(json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Events)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        registry = registry_factory("westeurope", auth=fleet_auth,
-                                    notifications_url=f"http://127.0.0.1:{server.server_address[1]}/events")
+    with notification_sink(lambda headers, body: received.extend(events_parse(json.loads(body)))) as url:
+        registry = registry_factory("westeurope", auth=fleet_auth, notifications_url=url)
         region_set_endpoint(name="westeurope", endpoint=registry.url)
         yield Region.objects.get(name="westeurope"), received
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def manifest_pushes(events, repository_prefix):

@@ -18,7 +18,7 @@ from replication.oci.constants import (
     OCI_INDEX,
     OCI_MANIFEST,
 )
-from tests.conftest import wait_for
+from tests.conftest import notification_sink, wait_for
 
 from .test_client import push_tiny_image
 
@@ -65,29 +65,13 @@ def test_a_registry_that_cannot_start_says_why(tmp_path):
 def test_pushes_reach_the_notifications_endpoint_without_blob_events(registry_factory):
     received = []
 
-    class Events(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.headers["Content-Type"], self.headers["X-Region"], json.loads(body)))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def record(headers, body):
+        received.append((headers["Content-Type"], headers["X-Region"], json.loads(body)))
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Events)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        registry = registry_factory(
-            notifications_url=f"http://127.0.0.1:{server.server_address[1]}/events",
-            notifications_headers={"X-Region": ["westus"]},
-        )
+    with notification_sink(record) as url:
+        registry = registry_factory(notifications_url=url, notifications_headers={"X-Region": ["westus"]})
         digest = push_tiny_image(RegistryClient(registry.url), "contoso/app", "1.0")
         wait_for(lambda: received, timeout=10, interval=0.05, message="the push event")
-    finally:
-        server.shutdown()
-        server.server_close()
 
     events = [event for _, _, envelope in received for event in envelope["events"]]
     assert {(content_type, region) for content_type, region, _ in received} == {(EVENTS_MEDIA_TYPE, "westus")}
